@@ -1,0 +1,459 @@
+//! The command line: clap arguments → a validated plan → runs → a summary and an exit code.
+//!
+//! Exit codes: 0 all done, 1 a file failed, 2 usage error, 130 interrupted.
+
+mod render;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use clap::Parser;
+
+use crate::decode::Source;
+use crate::encode::{EncodeOptions, Sink, is_image_path};
+use crate::error::{Error, Result};
+use crate::pipeline::{self, PipelineOptions};
+use crate::progress::{Event, NoProgress, Progress};
+use crate::runtime::{self, Device, SessionOptions};
+use crate::stylize::feedforward::{FeedForward, FeedForwardOptions};
+use crate::stylize::{Adjust, Stylizer};
+use render::TerminalProgress;
+
+/// Stylize videos and images with neural style transfer.
+#[derive(Debug, Parser)]
+#[command(name = "vstyle", version, about, max_term_width = 100)]
+pub struct Args {
+    /// Input video or image.
+    #[arg(value_name = "INPUT", required = true, help_heading = "Input")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Stylize only the first N frames (for quick trials).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Input")]
+    pub limit: Option<u64>,
+
+    /// Output file; the container comes from its extension [default: INPUT_styled.EXT beside the input].
+    #[arg(short, long, value_name = "PATH", help_heading = "Output")]
+    pub output: Option<PathBuf>,
+
+    /// Overwrite an existing output.
+    #[arg(short = 'y', long, help_heading = "Output")]
+    pub overwrite: bool,
+
+    /// Video encoder by FFmpeg name (libx264, libx265, libvpx-vp9, ffv1, …) [default: libx264].
+    #[arg(long, value_name = "NAME", help_heading = "Output")]
+    pub codec: Option<String>,
+
+    /// Constant rate factor for x264/x265/VPx (lower is better quality) [default: 18].
+    #[arg(long, value_name = "CRF", value_parser = clap::value_parser!(u32).range(0..=63), help_heading = "Output")]
+    pub crf: Option<u32>,
+
+    /// Encoder preset for x264/x265 (ultrafast … veryslow) [default: medium].
+    #[arg(long, value_name = "PRESET", help_heading = "Output")]
+    pub preset: Option<String>,
+
+    /// Pixel format to encode in (yuv420p, yuv444p, gbrp, …) [default: the input's, if the encoder takes it].
+    #[arg(long, value_name = "FMT", help_heading = "Output")]
+    pub pix_fmt: Option<String>,
+
+    /// Feed-forward style network (ONNX, float32 NCHW RGB 0..255 in and out).
+    #[arg(short, long, value_name = "MODEL.onnx", help_heading = "Style")]
+    pub model: Option<PathBuf>,
+
+    /// How much of the style to apply: 1 is the network's output, 0 the input.
+    #[arg(long, value_name = "0..1", default_value_t = 1.0, value_parser = parse_unit, help_heading = "Style")]
+    pub strength: f32,
+
+    /// Keep the input's colours and take only the brightness from the style.
+    #[arg(long, help_heading = "Style")]
+    pub preserve_colors: bool,
+
+    /// Bound the processing resolution's longer side (the output keeps the input's size).
+    #[arg(long, value_name = "PIXELS", value_parser = clap::value_parser!(u32).range(16..), help_heading = "Style")]
+    pub max_side: Option<u32>,
+
+    /// Where the networks run.
+    #[arg(long, value_enum, default_value_t = Device::Auto, help_heading = "Performance")]
+    pub device: Device,
+
+    /// Frames per network run (models with a dynamic batch dimension).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64), help_heading = "Performance")]
+    pub batch: u32,
+
+    /// CPU threads for the network [default: all cores].
+    #[arg(long, value_name = "N", help_heading = "Performance")]
+    pub threads: Option<usize>,
+
+    /// ONNX Runtime library to load [default: $ORT_DYLIB_PATH, else the one set-up installed].
+    #[arg(long, value_name = "PATH", help_heading = "Performance")]
+    pub ort_lib: Option<PathBuf>,
+
+    /// Print nothing but errors.
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// More detail: -v logs each step and where the time went, -vv adds FFmpeg's and ONNX Runtime's logs.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+fn parse_unit(s: &str) -> std::result::Result<f32, String> {
+    let v: f32 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not between 0 and 1"))
+    }
+}
+
+fn long_version() -> String {
+    let v = |n: u32| format!("{}.{}.{}", n >> 16, (n >> 8) & 0xff, n & 0xff);
+    // SAFETY: plain version getters.
+    let (codec, format) = unsafe {
+        (
+            ffmpeg_next::ffi::avcodec_version(),
+            ffmpeg_next::ffi::avformat_version(),
+        )
+    };
+    let eps = if cfg!(feature = "cuda") {
+        "CPU, CUDA"
+    } else {
+        "CPU"
+    };
+    format!(
+        "{}\nlibavcodec {}, libavformat {}\nONNX Runtime: loaded at run time (ort API 1.20 or newer)\nexecution providers compiled in: {eps}",
+        env!("CARGO_PKG_VERSION"),
+        v(codec),
+        v(format)
+    )
+}
+
+/// One input and the output it becomes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub input: PathBuf,
+    pub output: PathBuf,
+}
+
+/// The default output name for a single input: `name_styled.ext` beside it.
+pub fn default_output(input: &Path) -> PathBuf {
+    let stem = input
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let ext = input
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "mp4".into());
+    input.with_file_name(format!("{stem}_styled.{ext}"))
+}
+
+/// Refuses an output that would damage something: the input itself, or an existing file
+/// without `-y`.
+pub fn check_output(job: &Job, overwrite: bool) -> Result<()> {
+    let same = match (job.input.canonicalize(), job.output.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same {
+        return Err(Error::output(
+            &job.output,
+            "is the input file; choose another output",
+        ));
+    }
+    if job.output.is_dir() {
+        return Err(Error::output(&job.output, "is a folder; give a file name"));
+    }
+    if job.output.exists() && !overwrite {
+        return Err(Error::output(
+            &job.output,
+            "already exists (use -y to overwrite)",
+        ));
+    }
+    Ok(())
+}
+
+/// Runs the command line; the binary's `main`.
+pub fn main() -> ExitCode {
+    let command = <Args as clap::CommandFactory>::command()
+        .long_version(&*Box::leak(long_version().into_boxed_str()));
+    let args = match command
+        .try_get_matches()
+        .and_then(|m| <Args as clap::FromArgMatches>::from_arg_matches(&m))
+    {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    init_logging(&args);
+    let cancel: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
+    install_ctrl_c(cancel);
+    match run(&args, cancel) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Error::Cancelled) => {
+            eprintln!("interrupted: no output was left behind");
+            ExitCode::from(130)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(args: &Args) {
+    let filter = match (args.quiet, args.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info,ort=warn",
+        _ => "debug,ort=info",
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("VSTYLE_LOG")
+                .unwrap_or_else(|_| filter.into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
+
+fn install_ctrl_c(cancel: &'static AtomicBool) {
+    static PRESSES: AtomicUsize = AtomicUsize::new(0);
+    let _ = ctrlc::set_handler(move || {
+        if PRESSES.fetch_add(1, Ordering::SeqCst) == 0 {
+            cancel.store(true, Ordering::SeqCst);
+            eprintln!(
+                "\ninterrupted: finishing the frames in flight, then removing the unfinished output (Ctrl-C again to quit now)"
+            );
+        } else {
+            crate::encode::remove_partial_files();
+            std::process::exit(130);
+        }
+    });
+}
+
+/// Runs everything the arguments ask for.
+///
+/// # Errors
+/// The first failure, as one line naming the file.
+pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
+    let [input] = args.inputs.as_slice() else {
+        return Err(Error::Other(
+            "give one input file (folders and several inputs come with batch mode)".into(),
+        ));
+    };
+    let output = args.output.clone().unwrap_or_else(|| default_output(input));
+    let job = Job {
+        input: input.clone(),
+        output,
+    };
+    let model = args
+        .model
+        .as_ref()
+        .ok_or_else(|| Error::Other("no style given: pass --model MODEL.onnx".into()))?;
+    check_output(&job, args.overwrite)?;
+    // Open the input first: a bad input is reported before the (slower) model load.
+    Source::open(&job.input)?;
+    runtime::environment(args.ort_lib.as_deref())?;
+    let session = SessionOptions {
+        device: args.device,
+        threads: args.threads.unwrap_or_else(physical_cores),
+    };
+    let (ff, provider) = FeedForward::load(
+        model,
+        &FeedForwardOptions {
+            session,
+            batch: args.batch as usize,
+            max_side: args.max_side,
+        },
+    )?;
+    if args.device == Device::Auto && !args.quiet {
+        eprintln!("using the {provider} execution provider");
+    }
+    let mut stylizers: Vec<Box<dyn Stylizer>> = vec![Box::new(ff)];
+    let encode = encode_options(args)?;
+    let adjust = Adjust {
+        strength: args.strength,
+        preserve_colors: args.preserve_colors,
+    };
+    let show_bars = !args.quiet && std::io::stderr().is_terminal();
+    let terminal = show_bars.then(|| TerminalProgress::new(1));
+    let progress: &dyn Progress = match &terminal {
+        Some(t) => t,
+        None => &NoProgress,
+    };
+    let stats = stylize_file(
+        &job,
+        &mut stylizers,
+        &encode,
+        adjust,
+        args.limit,
+        cancel,
+        progress,
+    )?;
+    if !args.quiet {
+        let fps = stats.frames as f64 / stats.seconds.max(1e-9);
+        eprintln!(
+            "wrote {}: {} frames in {:.1} s ({fps:.2} fps)",
+            job.output.display(),
+            stats.frames,
+            stats.seconds
+        );
+        tracing::info!(
+            "busy time: decode {:.2} s, stylize {:.2} s, encode {:.2} s (of {:.2} s wall)",
+            stats.busy.decode.as_secs_f64(),
+            stats.busy.stylize.as_secs_f64(),
+            stats.busy.encode.as_secs_f64(),
+            stats.seconds
+        );
+    }
+    Ok(())
+}
+
+fn encode_options(args: &Args) -> Result<EncodeOptions> {
+    let pixel_format = match &args.pix_fmt {
+        None => None,
+        Some(name) => {
+            let p = ffmpeg_next::format::Pixel::from(
+                // SAFETY: av_get_pix_fmt takes a NUL-terminated name and returns NONE when unknown.
+                unsafe {
+                    let c = std::ffi::CString::new(name.as_str())
+                        .map_err(|_| Error::Other(format!("bad pixel format {name:?}")))?;
+                    ffmpeg_next::ffi::av_get_pix_fmt(c.as_ptr())
+                },
+            );
+            if p == ffmpeg_next::format::Pixel::None {
+                return Err(Error::Other(format!(
+                    "unknown pixel format {name:?} (see `ffmpeg -pix_fmts`)"
+                )));
+            }
+            Some(p)
+        }
+    };
+    Ok(EncodeOptions {
+        codec: args.codec.clone(),
+        crf: args.crf,
+        preset: args.preset.clone(),
+        pixel_format,
+    })
+}
+
+/// Stylizes one file: opens it, sizes the frames for the stylizers, and runs the pipeline.
+///
+/// # Errors
+/// Any failure of that file; nothing is left at the output path then.
+pub fn stylize_file(
+    job: &Job,
+    stylizers: &mut [Box<dyn Stylizer>],
+    encode: &EncodeOptions,
+    adjust: Adjust,
+    limit: Option<u64>,
+    cancel: &AtomicBool,
+    progress: &dyn Progress,
+) -> Result<pipeline::FileStats> {
+    let started = Instant::now();
+    let result = (|| {
+        let mut source = Source::open(&job.input)?;
+        let (uw, uh) = source.info.upright_size();
+        let (pw, ph) = stylizers[0].processing_size(uw, uh);
+        source.set_output_size(pw, ph);
+        for s in stylizers.iter_mut() {
+            s.reset();
+        }
+        // A picture out holds one frame, whatever comes in.
+        let limit = if is_image_path(&job.output) {
+            Some(1)
+        } else {
+            limit
+        };
+        let sink = Sink::create(
+            &job.output,
+            &source.info,
+            &source.copyable_streams(),
+            encode,
+        )?;
+        pipeline::run(
+            source,
+            sink,
+            stylizers,
+            &PipelineOptions {
+                adjust,
+                limit,
+                cancel,
+                progress,
+            },
+        )
+    })();
+    match &result {
+        Ok(s) => progress.event(Event::FileFinished {
+            input: &job.input,
+            frames: s.frames,
+            seconds: started.elapsed().as_secs_f64(),
+        }),
+        Err(e) => progress.event(Event::FileFailed {
+            input: &job.input,
+            message: e.to_string(),
+        }),
+    }
+    result
+}
+
+/// Physical cores are what the network's threads scale with; hyper-threads add little.
+fn physical_cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_output_sits_beside_the_input() {
+        assert_eq!(
+            default_output(Path::new("a/b/clip.mov")),
+            Path::new("a/b/clip_styled.mov")
+        );
+        assert_eq!(
+            default_output(Path::new("photo.jpg")),
+            Path::new("photo_styled.jpg")
+        );
+    }
+
+    #[test]
+    fn strength_outside_zero_to_one_is_a_usage_error() {
+        assert!(parse_unit("0.5").is_ok());
+        assert!(parse_unit("1.5").is_err());
+        assert!(parse_unit("x").is_err());
+    }
+
+    #[test]
+    fn an_output_equal_to_the_input_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.mp4");
+        std::fs::write(&p, b"x").unwrap();
+        let job = Job {
+            input: p.clone(),
+            output: dir.path().join(".").join("a.mp4"),
+        };
+        let e = check_output(&job, true).unwrap_err().to_string();
+        assert!(e.contains("is the input file"), "{e}");
+        let job = Job {
+            input: dir.path().join("b.mp4"),
+            output: p,
+        };
+        assert!(
+            check_output(&job, false)
+                .unwrap_err()
+                .to_string()
+                .contains("already exists")
+        );
+    }
+}

@@ -1,0 +1,117 @@
+//! The terminal renderer of progress events: an indicatif bar per file, shown only when stderr is
+//! a terminal (otherwise nothing but the summary lines).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::progress::{Event, Progress};
+
+/// Draws one bar per active file under an optional overall bar.
+pub struct TerminalProgress {
+    multi: MultiProgress,
+    bars: Mutex<HashMap<PathBuf, ProgressBar>>,
+    overall: Option<ProgressBar>,
+}
+
+impl TerminalProgress {
+    /// `files > 1` adds an overall bar counting files.
+    pub fn new(files: usize) -> Self {
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(8));
+        let overall = (files > 1).then(|| {
+            let bar = multi.add(ProgressBar::new(files as u64));
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{prefix:>6} [{bar:30}] {pos}/{len} files, {elapsed} elapsed, ETA {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar.set_prefix("batch");
+            bar
+        });
+        Self {
+            multi,
+            bars: Mutex::new(HashMap::new()),
+            overall,
+        }
+    }
+
+    fn frame_style() -> ProgressStyle {
+        ProgressStyle::with_template(
+            "{prefix:>20.dim} [{bar:30}] {pos}/{len} frames, {msg} ETA {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> ")
+    }
+
+    fn with_bar(&self, input: &Path, f: impl FnOnce(&ProgressBar)) {
+        if let Some(bar) = self.bars.lock().expect("bars poisoned").get(input) {
+            f(bar);
+        }
+    }
+
+    /// Prints a line above the bars without tearing them.
+    pub fn println(&self, line: &str) {
+        let _ = self.multi.println(line);
+    }
+}
+
+impl Progress for TerminalProgress {
+    fn event(&self, event: Event<'_>) {
+        match event {
+            Event::FileStarted { input, frames } => {
+                let bar = self.multi.add(if frames > 0 {
+                    ProgressBar::new(frames)
+                } else {
+                    ProgressBar::no_length()
+                });
+                bar.set_style(Self::frame_style());
+                let name = input
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                bar.set_prefix(name);
+                bar.enable_steady_tick(Duration::from_millis(250));
+                self.bars
+                    .lock()
+                    .expect("bars poisoned")
+                    .insert(input.to_path_buf(), bar);
+            }
+            Event::FrameDone { input, .. } => self.with_bar(input, |bar| {
+                bar.inc(1);
+                let rate = bar.per_sec();
+                // Below one frame per second, seconds per frame reads better.
+                let msg = if rate >= 1.0 {
+                    format!("{rate:.1} fps,")
+                } else if rate > 0.0 {
+                    format!("{:.1} s/frame,", 1.0 / rate)
+                } else {
+                    String::new()
+                };
+                bar.set_message(msg);
+            }),
+            Event::OptimizeStep {
+                input,
+                index,
+                step,
+                of,
+                loss,
+            } => self.with_bar(input, |bar| {
+                bar.set_message(format!("frame {index} step {step}/{of} loss {loss:.4e},"));
+            }),
+            Event::FileFinished { input, .. } | Event::FileFailed { input, .. } => {
+                if let Some(bar) = self.bars.lock().expect("bars poisoned").remove(input) {
+                    bar.finish_and_clear();
+                    self.multi.remove(&bar);
+                }
+                if let Some(o) = &self.overall {
+                    o.inc(1);
+                }
+            }
+        }
+    }
+}

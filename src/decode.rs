@@ -1,0 +1,476 @@
+//! Demux and decode with FFmpeg: the one place that knows about input containers and AVFrames.
+//!
+//! [`Source::open`] probes the input and fails early (missing file, no video stream, unknown
+//! codec). [`Source::run`] then reads packets: video is decoded, converted to packed RGB24 at the
+//! processing size in one swscale pass (colour matrix and range taken from the stream), turned
+//! upright when the stream carries a rotation, and sent on as [`Frame`]s; packets of streams that
+//! are copied (audio, subtitles) go out untouched on a second channel.
+
+use std::path::{Path, PathBuf};
+
+use crossbeam_channel::Sender;
+use ffmpeg::format::Pixel;
+use ffmpeg::{Rational, codec, frame, media, software::scaling};
+use ffmpeg_next as ffmpeg;
+
+use crate::error::{Error, Result};
+use crate::frame::{Frame, rotate_rgb};
+
+/// What the rest of the pipeline needs to know about the input's video stream.
+#[derive(Debug, Clone)]
+pub struct VideoInfo {
+    /// Stored (coded) size, before any rotation.
+    pub width: u32,
+    pub height: u32,
+    /// Clockwise quarter turns that make the stored picture upright (from the display matrix).
+    pub quarter_turns: u32,
+    pub time_base: Rational,
+    /// Average frame rate, or the codec's rate when the container gives none.
+    pub frame_rate: Rational,
+    /// The container's frame count, 0 when it does not say.
+    pub frames: u64,
+    pub pixel_format: Pixel,
+    pub color_space: ffmpeg::color::Space,
+    pub color_range: ffmpeg::color::Range,
+    pub color_primaries: ffmpeg::color::Primaries,
+    pub color_trc: ffmpeg::color::TransferCharacteristic,
+    /// The raw display matrix (9 × i32), copied to the output so players rotate it the same way.
+    pub display_matrix: Option<Vec<u8>>,
+    /// True for single pictures (jpg, png, …), which give a picture out.
+    pub is_image: bool,
+}
+
+impl VideoInfo {
+    /// The upright size (as displayed).
+    pub fn upright_size(&self) -> (u32, u32) {
+        if self.quarter_turns % 2 == 1 {
+            (self.height, self.width)
+        } else {
+            (self.width, self.height)
+        }
+    }
+}
+
+/// A non-video packet on its way to the muxer unchanged.
+pub struct CopiedPacket {
+    pub input_stream: usize,
+    pub packet: ffmpeg::Packet,
+}
+
+/// An opened input, ready to decode.
+pub struct Source {
+    path: PathBuf,
+    input: ffmpeg::format::context::Input,
+    decoder: ffmpeg::decoder::Video,
+    video_stream: usize,
+    pub info: VideoInfo,
+    /// Upright size of the frames handed on (the processing size).
+    out_size: (u32, u32),
+}
+
+impl Source {
+    /// Opens `path` and its best video stream.
+    ///
+    /// # Errors
+    /// A missing, empty or unreadable file, no video stream, or an undecodable codec.
+    pub fn open(path: &Path) -> Result<Self> {
+        crate::init_ffmpeg();
+        match std::fs::metadata(path) {
+            Err(e) => return Err(Error::input(path, e.kind().to_string().to_lowercase())),
+            Ok(m) if m.is_dir() => return Err(Error::input(path, "is a directory")),
+            Ok(m) if m.len() == 0 => return Err(Error::input(path, "file is empty")),
+            Ok(_) => {}
+        }
+        let input = ffmpeg::format::input(path)
+            .map_err(|e| Error::input(path, format!("not a readable video or image ({e})")))?;
+        let stream = input
+            .streams()
+            .best(media::Type::Video)
+            .filter(|s| {
+                s.disposition() & ffmpeg::format::stream::Disposition::ATTACHED_PIC
+                    != ffmpeg::format::stream::Disposition::ATTACHED_PIC
+            })
+            .ok_or_else(|| Error::NoVideoStream {
+                path: path.to_path_buf(),
+            })?;
+        let video_stream = stream.index();
+        let mut ctx = codec::context::Context::from_parameters(stream.parameters())
+            .map_err(|e| Error::input(path, format!("video stream: {e}")))?;
+        ctx.set_threading(codec::threading::Config {
+            kind: codec::threading::Type::Frame,
+            ..Default::default()
+        });
+        let decoder = ctx
+            .decoder()
+            .video()
+            .map_err(|e| Error::input(path, format!("cannot decode the video stream ({e})")))?;
+        if decoder.width() == 0 || decoder.height() == 0 {
+            return Err(Error::input(path, "video stream has no picture size"));
+        }
+        let display_matrix = stream
+            .side_data()
+            .find(|sd| sd.kind() == ffmpeg::codec::packet::side_data::Type::DisplayMatrix)
+            .map(|sd| sd.data().to_vec())
+            .filter(|d| d.len() >= 36);
+        let quarter_turns = display_matrix
+            .as_deref()
+            .map_or(0, quarter_turns_from_matrix);
+        let format_name = input.format().name().to_string();
+        let is_image = format_name.contains("image2") || format_name.ends_with("_pipe");
+        let frame_rate = [
+            stream.avg_frame_rate(),
+            stream.rate(),
+            decoder.frame_rate().unwrap_or(Rational(0, 1)),
+        ]
+        .into_iter()
+        .find(|r| r.numerator() > 0 && r.denominator() > 0)
+        .unwrap_or(Rational(25, 1));
+        let info = VideoInfo {
+            width: decoder.width(),
+            height: decoder.height(),
+            quarter_turns,
+            time_base: stream.time_base(),
+            frame_rate,
+            frames: u64::try_from(stream.frames()).unwrap_or(0),
+            pixel_format: decoder.format(),
+            color_space: decoder.color_space(),
+            color_range: decoder.color_range(),
+            color_primaries: decoder.color_primaries(),
+            color_trc: decoder.color_transfer_characteristic(),
+            display_matrix,
+            is_image,
+        };
+        let out_size = info.upright_size();
+        Ok(Self {
+            path: path.to_path_buf(),
+            input,
+            decoder,
+            video_stream,
+            info,
+            out_size,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The input's streams that the output copies: audio and subtitles (not cover pictures, data,
+    /// or further video streams), as `(index, parameters, time_base)`.
+    pub fn copyable_streams(&self) -> Vec<(usize, codec::Parameters, Rational)> {
+        self.input
+            .streams()
+            .filter(|s| {
+                matches!(
+                    s.parameters().medium(),
+                    media::Type::Audio | media::Type::Subtitle
+                )
+            })
+            .map(|s| (s.index(), s.parameters(), s.time_base()))
+            .collect()
+    }
+
+    pub fn video_stream_index(&self) -> usize {
+        self.video_stream
+    }
+
+    /// Sets the upright size frames are scaled to before they are handed on.
+    pub fn set_output_size(&mut self, width: u32, height: u32) {
+        self.out_size = (width.max(1), height.max(1));
+    }
+
+    pub fn output_size(&self) -> (u32, u32) {
+        self.out_size
+    }
+
+    /// Decodes up to `limit` frames, sending them to `frames` and copied packets to `packets`.
+    /// `before_frame` is called before each frame is sent (the pipeline takes an in-flight
+    /// permit there). Stops early, without error, when `stop` says so.
+    ///
+    /// # Errors
+    /// Read or decode errors, a truncated stream, or `Disconnected` when a later stage is gone.
+    pub fn run(
+        mut self,
+        frames: &Sender<Frame>,
+        packets: &Sender<CopiedPacket>,
+        copy_streams: &[usize],
+        limit: Option<u64>,
+        stop: &dyn Fn() -> bool,
+        mut before_frame: impl FnMut() -> Result<()>,
+    ) -> Result<u64> {
+        let mut conv = Converter::new(&self.info, self.out_size);
+        let mut decoded = frame::Video::empty();
+        let mut next_index = 0u64;
+        let mut last_pts: Option<i64> = None;
+        let default_duration = frame_duration(self.info.frame_rate, self.info.time_base);
+        let limit = limit.unwrap_or(u64::MAX);
+        let mut eof = false;
+        while next_index < limit && !stop() {
+            if !eof {
+                let mut packet = ffmpeg::Packet::empty();
+                match packet.read(&mut self.input) {
+                    Ok(()) => {
+                        let idx = packet.stream();
+                        if idx == self.video_stream {
+                            self.decoder.send_packet(&packet).map_err(|e| {
+                                Error::input(&self.path, format!("corrupt video data ({e})"))
+                            })?;
+                        } else if copy_streams.contains(&idx) {
+                            packets
+                                .send(CopiedPacket {
+                                    input_stream: idx,
+                                    packet,
+                                })
+                                .map_err(|_| Error::Disconnected)?;
+                            continue;
+                        } else {
+                            continue;
+                        }
+                    }
+                    Err(ffmpeg::Error::Eof) => {
+                        eof = true;
+                        self.decoder
+                            .send_eof()
+                            .map_err(|e| Error::input(&self.path, e))?;
+                    }
+                    Err(e) => return Err(Error::input(&self.path, format!("read error ({e})"))),
+                }
+            }
+            while next_index < limit {
+                match self.decoder.receive_frame(&mut decoded) {
+                    Ok(()) => {
+                        let pts = decoded
+                            .timestamp()
+                            .or_else(|| last_pts.map(|p| p + default_duration))
+                            .unwrap_or(next_index as i64 * default_duration);
+                        // SAFETY: reading a plain field of a valid, decoded AVFrame.
+                        let duration = match unsafe { (*decoded.as_ptr()).pkt_duration } {
+                            d if d > 0 => d,
+                            _ => default_duration,
+                        };
+                        last_pts = Some(pts);
+                        let mut f = conv.convert(&decoded, next_index)?;
+                        f.pts = Some(pts);
+                        f.duration = duration;
+                        before_frame()?;
+                        frames.send(f).map_err(|_| Error::Disconnected)?;
+                        next_index += 1;
+                    }
+                    Err(ffmpeg::Error::Other {
+                        errno: ffmpeg::util::error::EAGAIN,
+                    }) => break,
+                    Err(ffmpeg::Error::Eof) => {
+                        return self.finish(next_index, limit);
+                    }
+                    Err(e) => {
+                        return Err(Error::input(
+                            &self.path,
+                            format!("corrupt video data ({e})"),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(next_index)
+    }
+
+    fn finish(&self, decoded: u64, limit: u64) -> Result<u64> {
+        if decoded == 0 {
+            return Err(Error::input(&self.path, "no video frame could be decoded"));
+        }
+        // A container that states its frame count lets us tell a cut-off file from a short one.
+        if limit == u64::MAX && self.info.frames > 0 && decoded < self.info.frames {
+            return Err(Error::input(
+                &self.path,
+                format!(
+                    "truncated: decoded {decoded} of the {} frames the container lists",
+                    self.info.frames
+                ),
+            ));
+        }
+        Ok(decoded)
+    }
+}
+
+/// FFmpeg gives the display matrix's rotation counter-clockwise; players turn the picture
+/// clockwise by the opposite angle.
+fn quarter_turns_from_matrix(matrix: &[u8]) -> u32 {
+    // SAFETY: the matrix holds at least 9 i32 (checked by the caller); av_display_rotation_get reads 9.
+    let degrees = unsafe { ffmpeg::ffi::av_display_rotation_get(matrix.as_ptr().cast::<i32>()) };
+    if !degrees.is_finite() {
+        return 0;
+    }
+    ((-degrees / 90.0).round() as i64).rem_euclid(4) as u32
+}
+
+/// One frame's duration in `time_base` units at `rate` (at least 1).
+pub fn frame_duration(rate: Rational, time_base: Rational) -> i64 {
+    let (rn, rd) = (i64::from(rate.numerator()), i64::from(rate.denominator()));
+    let (tn, td) = (
+        i64::from(time_base.numerator()),
+        i64::from(time_base.denominator()),
+    );
+    if rn <= 0 || rd <= 0 || tn <= 0 || td <= 0 {
+        return 1;
+    }
+    ((td * rd) / (tn * rn)).max(1)
+}
+
+/// Turns decoded frames of any pixel format into upright packed RGB24 of the processing size.
+struct Converter {
+    scaler: Option<(scaling::Context, Pixel, u32, u32)>,
+    info: VideoInfo,
+    /// Size in the stored orientation that swscale produces.
+    scaled: (u32, u32),
+    rgb: frame::Video,
+}
+
+impl Converter {
+    fn new(info: &VideoInfo, upright: (u32, u32)) -> Self {
+        let scaled = if info.quarter_turns % 2 == 1 {
+            (upright.1, upright.0)
+        } else {
+            upright
+        };
+        Self {
+            scaler: None,
+            info: info.clone(),
+            scaled,
+            rgb: frame::Video::empty(),
+        }
+    }
+
+    fn convert(&mut self, src: &frame::Video, index: u64) -> Result<Frame> {
+        let key = (src.format(), src.width(), src.height());
+        if self
+            .scaler
+            .as_ref()
+            .is_none_or(|(_, f, w, h)| (*f, *w, *h) != key)
+        {
+            let mut ctx = scaling::Context::get(
+                src.format(),
+                src.width(),
+                src.height(),
+                Pixel::RGB24,
+                self.scaled.0,
+                self.scaled.1,
+                scaling::Flags::BICUBIC
+                    | scaling::Flags::ACCURATE_RND
+                    | scaling::Flags::FULL_CHR_H_INT,
+            )
+            .map_err(|e| {
+                Error::Other(format!(
+                    "cannot convert {:?} frames to RGB: {e}",
+                    src.format()
+                ))
+            })?;
+            let space = colorspace_or_guess(src.color_space(), self.info.color_space, src.height());
+            let full = matches!(src.color_range(), ffmpeg::color::Range::JPEG)
+                || (src.color_range() == ffmpeg::color::Range::Unspecified
+                    && self.info.color_range == ffmpeg::color::Range::JPEG);
+            set_colorspace(&mut ctx, space, full, true);
+            self.scaler = Some((ctx, key.0, key.1, key.2));
+        }
+        let (ctx, ..) = self.scaler.as_mut().expect("scaler was just created");
+        ctx.run(src, &mut self.rgb)
+            .map_err(|e| Error::Other(format!("colour conversion failed: {e}")))?;
+        let (w, h) = (self.scaled.0 as usize, self.scaled.1 as usize);
+        let stride = self.rgb.stride(0);
+        let data = self.rgb.data(0);
+        let mut packed = Vec::with_capacity(w * h * 3);
+        for y in 0..h {
+            // Rows are padded to FFmpeg's alignment: copy by stride, never by width * 3.
+            packed.extend_from_slice(&data[y * stride..y * stride + w * 3]);
+        }
+        let (rgb, uw, uh) = if self.info.quarter_turns == 0 {
+            (packed, w, h)
+        } else {
+            rotate_rgb(&packed, w, h, self.info.quarter_turns)
+        };
+        Ok(Frame {
+            index,
+            pts: None,
+            duration: 0,
+            width: uw as u32,
+            height: uh as u32,
+            rgb,
+        })
+    }
+}
+
+/// The colour matrix to assume: the frame's, else the stream's, else FFmpeg's usual guess (BT.709
+/// for HD, BT.601 below).
+pub(crate) fn colorspace_or_guess(
+    frame: ffmpeg::color::Space,
+    stream: ffmpeg::color::Space,
+    height: u32,
+) -> ffmpeg::color::Space {
+    use ffmpeg::color::Space;
+    for s in [frame, stream] {
+        if !matches!(s, Space::Unspecified | Space::Reserved) {
+            return s;
+        }
+    }
+    if height >= 720 {
+        Space::BT709
+    } else {
+        Space::BT470BG
+    }
+}
+
+/// Tells swscale which YUV matrix and range the YUV side uses; RGB is always full range.
+/// `yuv_is_source` is true for YUV→RGB, false for RGB→YUV.
+pub(crate) fn set_colorspace(
+    ctx: &mut scaling::Context,
+    space: ffmpeg::color::Space,
+    full_range: bool,
+    yuv_is_source: bool,
+) {
+    let cs: ffmpeg::ffi::AVColorSpace = space.into();
+    // SAFETY: the context is valid; sws_getCoefficients returns a static table for any value.
+    unsafe {
+        let coeffs = ffmpeg::ffi::sws_getCoefficients(cs as i32);
+        let yuv_range = i32::from(full_range);
+        let (src_range, dst_range) = if yuv_is_source {
+            (yuv_range, 1)
+        } else {
+            (1, yuv_range)
+        };
+        ffmpeg::ffi::sws_setColorspaceDetails(
+            ctx.as_mut_ptr(),
+            coeffs,
+            src_range,
+            coeffs,
+            dst_range,
+            0,
+            1 << 16,
+            1 << 16,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_duration_in_stream_ticks() {
+        assert_eq!(frame_duration(Rational(25, 1), Rational(1, 12800)), 512);
+        assert_eq!(
+            frame_duration(Rational(30000, 1001), Rational(1, 30000)),
+            1001
+        );
+        assert_eq!(frame_duration(Rational(0, 1), Rational(1, 1000)), 1);
+    }
+
+    #[test]
+    fn display_matrix_rotation_becomes_clockwise_quarter_turns() {
+        for (ccw_degrees, turns) in [(0.0, 0), (90.0, 3), (-90.0, 1), (180.0, 2)] {
+            let mut m = [0i32; 9];
+            // SAFETY: m holds 9 i32 as av_display_rotation_set requires.
+            unsafe { ffmpeg::ffi::av_display_rotation_set(m.as_mut_ptr(), ccw_degrees) };
+            let bytes: Vec<u8> = m.iter().flat_map(|v| v.to_ne_bytes()).collect();
+            assert_eq!(quarter_turns_from_matrix(&bytes), turns, "{ccw_degrees}");
+        }
+    }
+}

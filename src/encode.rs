@@ -1,0 +1,587 @@
+//! Encode and mux: [`Frame`]s in decode order → encoder → container, with audio and subtitle
+//! packets copied alongside. The one place that knows about output containers.
+//!
+//! The output is written under a temporary name (`name.partial.ext`) and renamed only when the
+//! trailer is written, so a file with the final name is always complete. A [`Sink`] that is
+//! dropped without [`Sink::finish`] removes its temporary file.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use ffmpeg::format::Pixel;
+use ffmpeg::{Rational, codec, encoder, frame, software::scaling};
+use ffmpeg_next as ffmpeg;
+
+use crate::decode::{CopiedPacket, VideoInfo, colorspace_or_guess, set_colorspace};
+use crate::error::{Error, Result};
+use crate::frame::{Frame, rotate_rgb};
+
+/// How the video is encoded.
+#[derive(Debug, Clone, Default)]
+pub struct EncodeOptions {
+    /// Encoder name (`libx264`, `libx265`, `ffv1`, …); `None` picks H.264 where the container
+    /// takes it, else the container's default.
+    pub codec: Option<String>,
+    /// Constant rate factor for encoders that have one (x264/x265/vpx); default 18.
+    pub crf: Option<u32>,
+    /// Encoder preset (x264/x265); default `medium`.
+    pub preset: Option<String>,
+    /// Pixel format; default: the input's if the encoder takes it, else 4:2:0, else 4:4:4.
+    pub pixel_format: Option<Pixel>,
+}
+
+/// Temporary files that exist right now, so an abrupt exit (a second Ctrl-C) can remove them.
+static PARTIAL_FILES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Removes every temporary output still registered; called on a forced exit.
+pub fn remove_partial_files() {
+    if let Ok(mut files) = PARTIAL_FILES.lock() {
+        for f in files.drain(..) {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+}
+
+/// The temporary name an output is written under: `dir/name.partial.ext`, which keeps the
+/// extension (FFmpeg picks the container from it) and can never be mistaken for a finished file.
+pub fn partial_path(output: &Path) -> PathBuf {
+    let stem = output
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match output.extension() {
+        Some(ext) => format!("{stem}.partial.{}", ext.to_string_lossy()),
+        None => format!("{stem}.partial"),
+    };
+    output.with_file_name(name)
+}
+
+/// True when `path`'s extension names a single-picture format (png, jpg, …).
+pub fn is_image_path(path: &Path) -> bool {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    matches!(
+        ext.as_str(),
+        "png" | "jpg" | "jpeg" | "bmp" | "tif" | "tiff" | "webp" | "ppm" | "pgm"
+    )
+}
+
+/// An output being written.
+pub struct Sink {
+    final_path: PathBuf,
+    temp_path: PathBuf,
+    octx: ffmpeg::format::context::Output,
+    encoder: encoder::Video,
+    video_out: usize,
+    encoder_tb: Rational,
+    /// Input stream index → (output stream index, input time base).
+    copied: HashMap<usize, (usize, Rational)>,
+    info: VideoInfo,
+    /// Encoder pixel format and (stored-orientation) size.
+    pixel_format: Pixel,
+    size: (u32, u32),
+    /// Frame durations by pts: libx264 leaves packet durations at 0, and without them the mp4
+    /// muxer gives the last frame no duration and players drop it.
+    durations: HashMap<i64, i64>,
+    frames: u64,
+    finished: bool,
+}
+
+/// Per-thread conversion state (swscale contexts cannot move between threads).
+#[derive(Default)]
+pub struct EncodeConverter {
+    scaler: Option<(scaling::Context, u32, u32)>,
+}
+
+impl Sink {
+    /// Creates the temporary output, adds the video stream (same size, time base, rotation and
+    /// colour tags as the input) and the copied streams, and writes the header.
+    ///
+    /// # Errors
+    /// An unwritable folder, an unknown container or encoder, or options the encoder refuses.
+    pub fn create(
+        output: &Path,
+        info: &VideoInfo,
+        copy: &[(usize, codec::Parameters, Rational)],
+        opts: &EncodeOptions,
+    ) -> Result<Self> {
+        crate::init_ffmpeg();
+        let temp_path = partial_path(output);
+        let err = |m: String| Error::output(output, m);
+        let mut octx = ffmpeg::format::output(&temp_path).map_err(|e| {
+            if output
+                .parent()
+                .is_some_and(|d| !d.as_os_str().is_empty() && !d.is_dir())
+            {
+                err("folder does not exist".into())
+            } else {
+                err(format!("cannot create output ({e})"))
+            }
+        })?;
+        PARTIAL_FILES
+            .lock()
+            .expect("partial-file list poisoned")
+            .push(temp_path.clone());
+        // From here on, dropping `guard` removes the temporary file if anything fails.
+        let guard = PartialGuard(temp_path.clone());
+        let is_image = is_image_path(output);
+
+        let codec = match &opts.codec {
+            Some(name) => encoder::find_by_name(name)
+                .ok_or_else(|| err(format!("unknown encoder {name:?} (see `ffmpeg -encoders`)")))?,
+            None => default_video_encoder(&octx, is_image)
+                .ok_or_else(|| err("no video encoder for this container".into()))?,
+        };
+        let video = codec
+            .video()
+            .map_err(|_| err(format!("{} is not a video encoder", codec.name())))?;
+        let (width, height) = (info.width, info.height);
+        let pixel_format =
+            choose_pixel_format(&video, opts.pixel_format, info.pixel_format, width, height)
+                .ok_or_else(|| {
+                    err(format!(
+                        "encoder {} takes no pixel format vstyle can produce",
+                        codec.name()
+                    ))
+                })?;
+        let global_header = octx
+            .format()
+            .flags()
+            .contains(ffmpeg::format::Flags::GLOBAL_HEADER);
+
+        let mut ctx = codec::context::Context::new_with_codec(codec)
+            .encoder()
+            .video()
+            .map_err(|e| err(e.to_string()))?;
+        ctx.set_width(width);
+        ctx.set_height(height);
+        ctx.set_format(pixel_format);
+        ctx.set_time_base(info.time_base);
+        ctx.set_frame_rate(Some(info.frame_rate));
+        let space = colorspace_or_guess(info.color_space, info.color_space, height);
+        if !is_rgb(pixel_format) {
+            ctx.set_colorspace(space);
+            ctx.set_color_range(output_range(info, pixel_format));
+        }
+        ctx.set_color_primaries(info.color_primaries);
+        // SAFETY: plain field write on an unopened codec context.
+        unsafe { (*ctx.as_mut_ptr()).color_trc = info.color_trc.into() };
+        if global_header {
+            ctx.set_flags(codec::Flags::GLOBAL_HEADER);
+        }
+        let mut dict = ffmpeg::Dictionary::new();
+        let name = codec.name();
+        if matches!(
+            name,
+            "libx264"
+                | "libx264rgb"
+                | "libx265"
+                | "libvpx"
+                | "libvpx-vp9"
+                | "libaom-av1"
+                | "libsvtav1"
+        ) {
+            dict.set("crf", &opts.crf.unwrap_or(18).to_string());
+        }
+        if matches!(name, "libx264" | "libx264rgb" | "libx265") {
+            dict.set("preset", opts.preset.as_deref().unwrap_or("medium"));
+        }
+        if name.starts_with("libvpx") {
+            // libvpx treats crf as a cap unless the bitrate is 0.
+            dict.set("b", "0");
+        }
+        let encoder = ctx.open_as_with(codec, dict).map_err(|e| {
+            err(format!(
+                "cannot open encoder {name} ({e}); check --codec/--crf/--preset/--pix-fmt"
+            ))
+        })?;
+
+        let mut ost = octx.add_stream(codec).map_err(|e| err(e.to_string()))?;
+        ost.set_parameters(&encoder);
+        ost.set_time_base(info.time_base);
+        ost.set_avg_frame_rate(info.frame_rate);
+        let video_out = ost.index();
+        if let Some(matrix) = &info.display_matrix {
+            // SAFETY: the stream is valid; we copy exactly the 36 bytes we ask FFmpeg to allocate.
+            unsafe {
+                let dst = ffmpeg::ffi::av_stream_new_side_data(
+                    ost.as_mut_ptr(),
+                    ffmpeg::ffi::AVPacketSideDataType::AV_PKT_DATA_DISPLAYMATRIX,
+                    36,
+                );
+                if !dst.is_null() {
+                    std::ptr::copy_nonoverlapping(matrix.as_ptr(), dst, 36);
+                }
+            }
+        }
+
+        let mut copied = HashMap::new();
+        if !is_image {
+            for (index, params, tb) in copy {
+                let id = params.id();
+                // SAFETY: oformat is valid for the lifetime of octx.
+                let supported = unsafe {
+                    ffmpeg::ffi::avformat_query_codec(
+                        (*octx.as_ptr()).oformat,
+                        id.into(),
+                        ffmpeg::ffi::FF_COMPLIANCE_NORMAL,
+                    ) == 1
+                };
+                if !supported {
+                    tracing::warn!(
+                        "{}: stream #{index} ({id:?}) cannot be stored in this container; it is left out",
+                        output.display()
+                    );
+                    continue;
+                }
+                let mut st = octx
+                    .add_stream(encoder::find(codec::Id::None))
+                    .map_err(|e| err(e.to_string()))?;
+                st.set_parameters(params.clone());
+                // SAFETY: codecpar is valid; a zero tag lets the muxer choose one valid for it.
+                unsafe { (*(*st.as_mut_ptr()).codecpar).codec_tag = 0 };
+                copied.insert(*index, (st.index(), *tb));
+            }
+        }
+
+        let mut header = ffmpeg::Dictionary::new();
+        if is_image {
+            header.set("update", "1");
+        }
+        if matches!(octx.format().name(), n if n.contains("mp4") || n.contains("mov")) {
+            header.set("movflags", "+faststart");
+        }
+        octx.write_header_with(header)
+            .map_err(|e| err(format!("cannot write header ({e})")))?;
+        let encoder_tb = encoder.time_base();
+        std::mem::forget(guard);
+        Ok(Self {
+            final_path: output.to_path_buf(),
+            temp_path,
+            octx,
+            encoder,
+            video_out,
+            encoder_tb,
+            copied,
+            info: info.clone(),
+            pixel_format,
+            size: (width, height),
+            durations: HashMap::new(),
+            frames: 0,
+            finished: false,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.final_path
+    }
+
+    /// Input stream indices whose packets this output takes.
+    pub fn copied_streams(&self) -> Vec<usize> {
+        self.copied.keys().copied().collect()
+    }
+
+    pub fn frames_written(&self) -> u64 {
+        self.frames
+    }
+
+    /// Encodes one frame (upright, any size: it is scaled back to the input's size here).
+    ///
+    /// # Errors
+    /// Encoder or write failures (a full disk, say).
+    pub fn write_frame(&mut self, conv: &mut EncodeConverter, f: &Frame) -> Result<()> {
+        let turns_back = (4 - self.info.quarter_turns % 4) % 4;
+        let (rgb, w, h) = if turns_back == 0 {
+            (
+                std::borrow::Cow::Borrowed(&f.rgb[..]),
+                f.width as usize,
+                f.height as usize,
+            )
+        } else {
+            let (r, w, h) = rotate_rgb(&f.rgb, f.width as usize, f.height as usize, turns_back);
+            (std::borrow::Cow::Owned(r), w, h)
+        };
+        let mut src = frame::Video::new(Pixel::RGB24, w as u32, h as u32);
+        let stride = src.stride(0);
+        let data = src.data_mut(0);
+        for y in 0..h {
+            data[y * stride..y * stride + w * 3].copy_from_slice(&rgb[y * w * 3..(y + 1) * w * 3]);
+        }
+        if conv
+            .scaler
+            .as_ref()
+            .is_none_or(|(_, sw, sh)| (*sw, *sh) != (w as u32, h as u32))
+        {
+            let mut ctx = scaling::Context::get(
+                Pixel::RGB24,
+                w as u32,
+                h as u32,
+                self.pixel_format,
+                self.size.0,
+                self.size.1,
+                scaling::Flags::BICUBIC
+                    | scaling::Flags::ACCURATE_RND
+                    | scaling::Flags::FULL_CHR_H_INT,
+            )
+            .map_err(|e| {
+                Error::output(
+                    &self.final_path,
+                    format!("cannot convert RGB to {:?}: {e}", self.pixel_format),
+                )
+            })?;
+            if !is_rgb(self.pixel_format) {
+                let space =
+                    colorspace_or_guess(self.info.color_space, self.info.color_space, self.size.1);
+                let full =
+                    output_range(&self.info, self.pixel_format) == ffmpeg::color::Range::JPEG;
+                set_colorspace(&mut ctx, space, full, false);
+            }
+            conv.scaler = Some((ctx, w as u32, h as u32));
+        }
+        // A fresh frame each time: the encoder may keep a reference to the one it was given.
+        let mut out = frame::Video::new(self.pixel_format, self.size.0, self.size.1);
+        let (scaler, ..) = conv.scaler.as_mut().expect("scaler was just created");
+        scaler.run(&src, &mut out).map_err(|e| {
+            Error::output(&self.final_path, format!("colour conversion failed: {e}"))
+        })?;
+        out.set_pts(f.pts);
+        if let Some(pts) = f.pts {
+            self.durations.insert(pts, f.duration);
+        }
+        self.encoder
+            .send_frame(&out)
+            .map_err(|e| Error::output(&self.final_path, format!("encoder: {e}")))?;
+        self.frames += 1;
+        self.drain_encoder()
+    }
+
+    /// Writes one copied packet, re-timed to its output stream.
+    ///
+    /// # Errors
+    /// Write failures.
+    pub fn write_copied(&mut self, mut p: CopiedPacket) -> Result<()> {
+        let Some(&(out, in_tb)) = self.copied.get(&p.input_stream) else {
+            return Ok(());
+        };
+        let out_tb = self
+            .octx
+            .stream(out)
+            .expect("output stream exists")
+            .time_base();
+        p.packet.rescale_ts(in_tb, out_tb);
+        p.packet.set_stream(out);
+        p.packet.set_position(-1);
+        p.packet
+            .write_interleaved(&mut self.octx)
+            .map_err(|e| Error::output(&self.final_path, format!("write error ({e})")))
+    }
+
+    fn drain_encoder(&mut self) -> Result<()> {
+        let out_tb = self
+            .octx
+            .stream(self.video_out)
+            .expect("video stream exists")
+            .time_base();
+        let mut packet = ffmpeg::Packet::empty();
+        loop {
+            match self.encoder.receive_packet(&mut packet) {
+                Ok(()) => {
+                    if packet.duration() <= 0 {
+                        let d = packet
+                            .pts()
+                            .and_then(|pts| self.durations.remove(&pts))
+                            .unwrap_or(0);
+                        packet.set_duration(d);
+                    } else if let Some(pts) = packet.pts() {
+                        self.durations.remove(&pts);
+                    }
+                    packet.rescale_ts(self.encoder_tb, out_tb);
+                    packet.set_stream(self.video_out);
+                    packet.write_interleaved(&mut self.octx).map_err(|e| {
+                        Error::output(&self.final_path, format!("write error ({e})"))
+                    })?;
+                }
+                Err(ffmpeg::Error::Other {
+                    errno: ffmpeg::util::error::EAGAIN,
+                })
+                | Err(ffmpeg::Error::Eof) => return Ok(()),
+                Err(e) => return Err(Error::output(&self.final_path, format!("encoder: {e}"))),
+            }
+        }
+    }
+
+    /// Flushes the encoder, writes the trailer and gives the file its final name.
+    ///
+    /// # Errors
+    /// Encoder, write or rename failures; the temporary file is removed then.
+    pub fn finish(mut self) -> Result<u64> {
+        self.encoder
+            .send_eof()
+            .map_err(|e| Error::output(&self.final_path, format!("encoder: {e}")))?;
+        self.drain_encoder()?;
+        self.octx.write_trailer().map_err(|e| {
+            Error::output(&self.final_path, format!("cannot finish the file ({e})"))
+        })?;
+        std::fs::rename(&self.temp_path, &self.final_path).map_err(|e| {
+            Error::output(
+                &self.final_path,
+                format!("cannot rename the finished file into place ({e})"),
+            )
+        })?;
+        self.finished = true;
+        forget_partial(&self.temp_path);
+        Ok(self.frames)
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        if !self.finished {
+            let _ = std::fs::remove_file(&self.temp_path);
+            forget_partial(&self.temp_path);
+        }
+    }
+}
+
+/// Removes a temporary output when `Sink::create` fails half-way.
+struct PartialGuard(PathBuf);
+
+impl Drop for PartialGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        forget_partial(&self.0);
+    }
+}
+
+fn forget_partial(path: &Path) {
+    if let Ok(mut files) = PARTIAL_FILES.lock() {
+        files.retain(|p| p != path);
+    }
+}
+
+fn default_video_encoder(
+    octx: &ffmpeg::format::context::Output,
+    is_image: bool,
+) -> Option<ffmpeg::Codec> {
+    if !is_image {
+        // SAFETY: oformat is valid while octx lives.
+        let takes_h264 = unsafe {
+            ffmpeg::ffi::avformat_query_codec(
+                (*octx.as_ptr()).oformat,
+                codec::Id::H264.into(),
+                ffmpeg::ffi::FF_COMPLIANCE_NORMAL,
+            ) == 1
+        };
+        if takes_h264 && let Some(c) = encoder::find_by_name("libx264") {
+            return Some(c);
+        }
+    }
+    let id = octx
+        .format()
+        .codec(&PathBuf::new(), ffmpeg::media::Type::Video);
+    encoder::find(id)
+}
+
+fn pixel_info(p: Pixel) -> Option<(u8, u8, bool)> {
+    let fmt: ffmpeg::ffi::AVPixelFormat = p.into();
+    // SAFETY: av_pix_fmt_desc_get returns null or a static descriptor.
+    unsafe {
+        let d = ffmpeg::ffi::av_pix_fmt_desc_get(fmt);
+        if d.is_null() {
+            return None;
+        }
+        let rgb = (*d).flags & u64::from(ffmpeg::ffi::AV_PIX_FMT_FLAG_RGB as u32) != 0;
+        Some(((*d).log2_chroma_w, (*d).log2_chroma_h, rgb))
+    }
+}
+
+fn is_rgb(p: Pixel) -> bool {
+    pixel_info(p).is_some_and(|(_, _, rgb)| rgb)
+}
+
+fn fits(p: Pixel, w: u32, h: u32) -> bool {
+    pixel_info(p).is_some_and(|(cw, ch, _)| w % (1 << cw) == 0 && h % (1 << ch) == 0)
+}
+
+/// The pixel format to encode in: the user's, else the input's, else 4:2:0 when the size allows
+/// it, else the first full-resolution one (odd sizes), else whatever the encoder lists first.
+fn choose_pixel_format(
+    video: &ffmpeg::codec::Video,
+    wanted: Option<Pixel>,
+    input: Pixel,
+    w: u32,
+    h: u32,
+) -> Option<Pixel> {
+    let formats: Vec<Pixel> = video.formats().map(|f| f.collect()).unwrap_or_default();
+    if formats.is_empty() {
+        return wanted.or(Some(Pixel::YUV420P));
+    }
+    if let Some(p) = wanted {
+        return formats.contains(&p).then_some(p);
+    }
+    let ok = |p: &Pixel| formats.contains(p) && fits(*p, w, h) && pixel_info(*p).is_some();
+    [
+        input,
+        Pixel::YUV420P,
+        Pixel::YUVJ420P,
+        Pixel::YUV444P,
+        Pixel::YUVJ444P,
+        Pixel::RGB24,
+        Pixel::GBRP,
+    ]
+    .into_iter()
+    .find(ok)
+    .or_else(|| formats.iter().copied().find(|p| fits(*p, w, h)))
+}
+
+fn output_range(info: &VideoInfo, p: Pixel) -> ffmpeg::color::Range {
+    if matches!(p, Pixel::YUVJ420P | Pixel::YUVJ422P | Pixel::YUVJ444P)
+        || info.color_range == ffmpeg::color::Range::JPEG
+    {
+        ffmpeg::color::Range::JPEG
+    } else {
+        ffmpeg::color::Range::MPEG
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_name_keeps_the_extension_and_folder() {
+        assert_eq!(
+            partial_path(Path::new("out/a.mp4")),
+            Path::new("out/a.partial.mp4")
+        );
+        assert_eq!(
+            partial_path(Path::new("b.tar.mkv")),
+            Path::new("b.tar.partial.mkv")
+        );
+        assert_eq!(partial_path(Path::new("noext")), Path::new("noext.partial"));
+    }
+
+    #[test]
+    fn odd_sizes_get_a_format_without_chroma_subsampling() {
+        crate::init_ffmpeg();
+        let x264 = encoder::find_by_name("libx264")
+            .expect("libx264 in the system FFmpeg")
+            .video()
+            .unwrap();
+        assert_eq!(
+            choose_pixel_format(&x264, None, Pixel::YUV420P, 66, 38),
+            Some(Pixel::YUV420P)
+        );
+        assert_eq!(
+            choose_pixel_format(&x264, None, Pixel::YUV420P, 67, 37),
+            Some(Pixel::YUV444P)
+        );
+        assert_eq!(
+            choose_pixel_format(&x264, Some(Pixel::RGB24), Pixel::YUV420P, 2, 2),
+            None
+        );
+    }
+}

@@ -1,0 +1,211 @@
+//! One decoded picture on its way through the pipeline, and the conversions between the packed
+//! RGB24 bytes that FFmpeg hands us and the float32 NCHW tensors that the networks take.
+//!
+//! Frames are always tightly packed RGB24 (`width * 3` bytes per row): the decoder copies rows out
+//! of FFmpeg's padded planes once, so every later stage can treat `rgb` as a plain image.
+
+/// A picture plus everything the encoder needs to put it back at the right place in time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    /// Dense decode order `0, 1, 2, …`; the reorder buffer restores this order before encoding.
+    pub index: u64,
+    /// Presentation timestamp in the input stream's time base (`None` when the input had none).
+    pub pts: Option<i64>,
+    /// Duration in the input stream's time base (0 when unknown).
+    pub duration: i64,
+    pub width: u32,
+    pub height: u32,
+    /// Packed RGB24, `width * height * 3` bytes.
+    pub rgb: Vec<u8>,
+}
+
+impl Frame {
+    /// A frame of the given size with every byte zero.
+    pub fn blank(index: u64, width: u32, height: u32) -> Self {
+        Self {
+            index,
+            pts: None,
+            duration: 0,
+            width,
+            height,
+            rgb: vec![0; width as usize * height as usize * 3],
+        }
+    }
+}
+
+/// Writes `rgb` (packed HWC u8) into `out` (one CHW f32 image of `pad_w x pad_h`), repeating the
+/// last column and row to fill the padding. The padding exists because the transformer nets halve
+/// the size twice and double it twice: sizes that are not multiples of 4 come out shifted.
+pub fn rgb_to_chw_padded(
+    rgb: &[u8],
+    width: usize,
+    height: usize,
+    pad_w: usize,
+    pad_h: usize,
+    out: &mut [f32],
+) {
+    assert!(pad_w >= width && pad_h >= height && width > 0 && height > 0);
+    assert_eq!(rgb.len(), width * height * 3);
+    assert_eq!(out.len(), 3 * pad_w * pad_h);
+    let plane = pad_w * pad_h;
+    let (r_plane, rest) = out.split_at_mut(plane);
+    let (g_plane, b_plane) = rest.split_at_mut(plane);
+    for y in 0..pad_h {
+        let src_row = &rgb[y.min(height - 1) * width * 3..][..width * 3];
+        let row = y * pad_w;
+        let (r, g, b) = (
+            &mut r_plane[row..row + pad_w],
+            &mut g_plane[row..row + pad_w],
+            &mut b_plane[row..row + pad_w],
+        );
+        for (x, px) in src_row.chunks_exact(3).enumerate() {
+            r[x] = f32::from(px[0]);
+            g[x] = f32::from(px[1]);
+            b[x] = f32::from(px[2]);
+        }
+        let last = width - 1;
+        for x in width..pad_w {
+            r[x] = r[last];
+            g[x] = g[last];
+            b[x] = b[last];
+        }
+    }
+}
+
+/// Reads the top-left `width x height` of a CHW f32 image of `pad_w` columns back into packed
+/// RGB24, rounding and clamping to 0..255 (the model contract leaves the output unclamped).
+pub fn chw_to_rgb_cropped(
+    chw: &[f32],
+    pad_w: usize,
+    pad_h: usize,
+    width: usize,
+    height: usize,
+    rgb: &mut [u8],
+) {
+    assert!(pad_w >= width && pad_h >= height);
+    assert_eq!(chw.len(), 3 * pad_w * pad_h);
+    assert_eq!(rgb.len(), width * height * 3);
+    let plane = pad_w * pad_h;
+    for y in 0..height {
+        let row = y * pad_w;
+        let r = &chw[row..row + width];
+        let g = &chw[plane + row..plane + row + width];
+        let b = &chw[2 * plane + row..2 * plane + row + width];
+        let dst = &mut rgb[y * width * 3..(y + 1) * width * 3];
+        for (x, px) in dst.chunks_exact_mut(3).enumerate() {
+            px[0] = to_u8(r[x]);
+            px[1] = to_u8(g[x]);
+            px[2] = to_u8(b[x]);
+        }
+    }
+}
+
+#[inline]
+fn to_u8(v: f32) -> u8 {
+    // `as` saturates and maps NaN to 0, so a broken model cannot produce out-of-range bytes.
+    (v + 0.5).clamp(0.0, 255.0) as u8
+}
+
+/// Rotates packed RGB24 clockwise by `quarter_turns * 90` degrees; returns the new (w, h).
+pub fn rotate_rgb(
+    rgb: &[u8],
+    width: usize,
+    height: usize,
+    quarter_turns: u32,
+) -> (Vec<u8>, usize, usize) {
+    let turns = quarter_turns % 4;
+    if turns == 0 {
+        return (rgb.to_vec(), width, height);
+    }
+    let (nw, nh) = if turns % 2 == 1 {
+        (height, width)
+    } else {
+        (width, height)
+    };
+    let mut out = vec![0u8; rgb.len()];
+    for y in 0..height {
+        for x in 0..width {
+            let (nx, ny) = match turns {
+                1 => (height - 1 - y, x),
+                2 => (width - 1 - x, height - 1 - y),
+                _ => (y, width - 1 - x),
+            };
+            let s = (y * width + x) * 3;
+            let d = (ny * nw + nx) * 3;
+            out[d..d + 3].copy_from_slice(&rgb[s..s + 3]);
+        }
+    }
+    (out, nw, nh)
+}
+
+/// Rounds `v` up to a multiple of `m`.
+pub fn round_up(v: usize, m: usize) -> usize {
+    v.div_ceil(m) * m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ramp(w: usize, h: usize) -> Vec<u8> {
+        (0..w * h * 3).map(|i| (i * 7 % 251) as u8).collect()
+    }
+
+    #[test]
+    fn padded_round_trip_restores_every_pixel_at_odd_sizes() {
+        for (w, h) in [(1, 1), (66, 38), (67, 37), (5, 3)] {
+            let rgb = ramp(w, h);
+            let (pw, ph) = (round_up(w, 4), round_up(h, 4));
+            let mut chw = vec![f32::NAN; 3 * pw * ph];
+            rgb_to_chw_padded(&rgb, w, h, pw, ph, &mut chw);
+            assert!(
+                chw.iter().all(|v| v.is_finite()),
+                "every padded element is written"
+            );
+            let mut back = vec![0u8; rgb.len()];
+            chw_to_rgb_cropped(&chw, pw, ph, w, h, &mut back);
+            assert_eq!(back, rgb, "{w}x{h}");
+        }
+    }
+
+    #[test]
+    fn planes_hold_red_green_blue_in_that_order() {
+        let rgb = [10u8, 20, 30, 40, 50, 60];
+        let mut chw = vec![0.0; 6];
+        rgb_to_chw_padded(&rgb, 2, 1, 2, 1, &mut chw);
+        assert_eq!(chw, [10.0, 40.0, 20.0, 50.0, 30.0, 60.0]);
+    }
+
+    #[test]
+    fn padding_repeats_the_last_row_and_column() {
+        let rgb = [1u8, 2, 3, 4, 5, 6]; // 1x2: two rows of one pixel
+        let mut chw = vec![0.0; 3 * 2 * 3];
+        rgb_to_chw_padded(&rgb, 1, 2, 2, 3, &mut chw);
+        assert_eq!(&chw[0..6], &[1.0, 1.0, 4.0, 4.0, 4.0, 4.0]);
+    }
+
+    #[test]
+    fn output_is_clamped_and_rounded() {
+        let chw = [-5.0, 300.0, 127.4, 127.6, f32::NAN, 0.49];
+        let mut rgb = [0u8; 6];
+        chw_to_rgb_cropped(&chw, 2, 1, 2, 1, &mut rgb);
+        assert_eq!(rgb, [0, 127, 0, 255, 128, 0]);
+    }
+
+    #[test]
+    fn four_quarter_turns_are_the_identity_and_one_turn_moves_corners() {
+        let (w, h) = (3, 2);
+        let rgb = ramp(w, h);
+        let (r1, w1, h1) = rotate_rgb(&rgb, w, h, 1);
+        assert_eq!((w1, h1), (2, 3));
+        // The top-left pixel goes to the top-right corner after a clockwise turn.
+        assert_eq!(&r1[(w1 - 1) * 3..w1 * 3], &rgb[0..3]);
+        let mut cur = (rgb.clone(), w, h);
+        for _ in 0..4 {
+            cur = rotate_rgb(&cur.0, cur.1, cur.2, 1);
+        }
+        assert_eq!(cur.0, rgb);
+        let (r3, ..) = rotate_rgb(&r1, w1, h1, 3);
+        assert_eq!(r3, rgb);
+    }
+}

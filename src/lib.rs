@@ -1,0 +1,43 @@
+//! vstyle turns videos and images into stylized ones, frame by frame, with neural style transfer.
+//!
+//! The work for one file is a staged pipeline, each stage a thread joined to the next by a bounded
+//! channel, so memory stays flat however long the video is and the slowest stage sets the pace:
+//!
+//! ```text
+//! decode ──frames──▶ stylize (ONNX Runtime / optimiser) ──frames──▶ reorder ▶ encode/mux ──▶ out
+//!    └───────────────────── audio/subtitle packets, copied ─────────────────────▶┘
+//! ```
+//!
+//! - [`decode`] reads any container/codec the system FFmpeg reads and hands out upright RGB frames.
+//! - [`stylize`] holds the [`stylize::Stylizer`] seam: a feed-forward network
+//!   ([`stylize::feedforward`]) or, for styles without a trained network, per-frame optimisation.
+//! - [`encode`] puts frames back in order into the output container, next to the copied streams,
+//!   under a temporary name that becomes the final one only when the file is complete.
+//! - [`pipeline`] runs those stages for one file; [`cli`] turns the command line into files to run.
+
+pub mod cli;
+pub mod decode;
+pub mod encode;
+pub mod error;
+pub mod frame;
+pub mod pipeline;
+pub mod progress;
+pub mod runtime;
+pub mod stylize;
+
+pub use error::{Error, Result};
+
+/// Initialises FFmpeg once per process and keeps its own log quiet: vstyle reports errors itself,
+/// in one line each (`-vv` shows FFmpeg's messages).
+pub fn init_ffmpeg() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        ffmpeg_next::init().expect("FFmpeg initialises");
+        let level = if tracing::enabled!(tracing::Level::DEBUG) {
+            ffmpeg_next::util::log::Level::Warning
+        } else {
+            ffmpeg_next::util::log::Level::Quiet
+        };
+        ffmpeg_next::util::log::set_level(level);
+    });
+}

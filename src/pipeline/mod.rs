@@ -1,0 +1,372 @@
+//! Threads, channels, cancellation and error fan-in for one file.
+//!
+//! ```text
+//! decode ──frames──▶ stylize-0..W ──stylized──▶ encode (ReorderBuffer inside) ──▶ out
+//!    │                                            ▲
+//!    └──────────── copied audio/subtitle packets ─┘
+//!    ▲                                            │
+//!    └──────────── in-flight permits ◀────────────┘
+//! ```
+//!
+//! Every channel is bounded, so memory is set by the capacities below and never by the length of
+//! the video; the slowest stage sets the pace. The first real error trips `abort`; the other
+//! stages then stop with `Disconnected`, which is never what gets reported.
+
+pub mod reorder;
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, bounded, never, select};
+
+use crate::decode::{CopiedPacket, Source};
+use crate::encode::{EncodeConverter, Sink};
+use crate::error::{Error, Result};
+use crate::frame::Frame;
+use crate::progress::{Event, Progress};
+use crate::stylize::{Adjust, Stylizer};
+use reorder::ReorderBuffer;
+
+/// Frames waiting for a stylize worker, per worker: two keeps a worker fed while the decoder
+/// works on the next frame, without decoding far ahead.
+const QUEUE_PER_WORKER: usize = 2;
+/// Copied packets waiting for the muxer. Packets are small; the decoder blocks beyond this.
+const PACKET_QUEUE: usize = 256;
+
+/// How often a blocked stage looks whether another one failed.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Sends `value`, giving up with `Disconnected` once `stop` says the run is over.
+fn send_unless<T>(tx: &Sender<T>, mut value: T, stop: &dyn Fn() -> bool) -> Result<()> {
+    loop {
+        match tx.send_timeout(value, POLL) {
+            Ok(()) => return Ok(()),
+            Err(crossbeam_channel::SendTimeoutError::Timeout(v)) if !stop() => value = v,
+            Err(_) => return Err(Error::Disconnected),
+        }
+    }
+}
+
+/// How long each stage spent working (not waiting on a channel).
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct StageTimes {
+    pub decode: Duration,
+    pub stylize: Duration,
+    pub encode: Duration,
+}
+
+/// What one file's run did.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct FileStats {
+    pub frames: u64,
+    pub seconds: f64,
+    pub busy: StageTimes,
+}
+
+/// The run-wide settings of the pipeline.
+pub struct PipelineOptions<'a> {
+    pub adjust: Adjust,
+    pub limit: Option<u64>,
+    /// Set by the user (Ctrl-C): stop reading, drain, and give up the output.
+    pub cancel: &'a AtomicBool,
+    pub progress: &'a dyn Progress,
+}
+
+/// Keeps the first root-cause error of the run.
+#[derive(Default)]
+struct FirstError {
+    error: Mutex<Option<Error>>,
+    abort: AtomicBool,
+}
+
+impl FirstError {
+    fn record(&self, e: Error) {
+        self.abort.store(true, Ordering::SeqCst);
+        let mut slot = self.error.lock().expect("error slot poisoned");
+        let replace = match slot.as_ref() {
+            None => true,
+            Some(old) => old.is_consequence() && !e.is_consequence(),
+        };
+        if replace {
+            *slot = Some(e);
+        }
+    }
+}
+
+/// Stylizes one opened input into one sink, with one thread per stylizer.
+///
+/// # Errors
+/// The first root-cause error of any stage; `Cancelled` when the user interrupted. On any error
+/// the sink is dropped, which removes its temporary file.
+pub fn run(
+    source: Source,
+    sink: Sink,
+    stylizers: &mut [Box<dyn Stylizer>],
+    opts: &PipelineOptions<'_>,
+) -> Result<FileStats> {
+    assert!(!stylizers.is_empty(), "at least one stylizer");
+    let started = Instant::now();
+    let input = source.path().to_path_buf();
+    let workers = stylizers.len();
+    let batch = stylizers.iter().map(|s| s.batch_size()).max().unwrap_or(1);
+    // Frames alive anywhere: each worker's queue, batch and output, plus what the reorder buffer
+    // holds while one slow frame blocks the rest. Bounding this keeps memory flat even then.
+    let frames_in_flight = workers * (2 * QUEUE_PER_WORKER + batch) + 2;
+    let (frame_tx, frame_rx) = bounded::<Frame>(workers * QUEUE_PER_WORKER);
+    let (done_tx, done_rx) = bounded::<Frame>(workers * QUEUE_PER_WORKER);
+    let (packet_tx, packet_rx) = bounded::<CopiedPacket>(PACKET_QUEUE);
+    let (permit_tx, permit_rx) = bounded::<()>(frames_in_flight);
+    let copy_streams = sink.copied_streams();
+    opts.progress.event(Event::FileStarted {
+        input: &input,
+        frames: source.info.frames,
+    });
+
+    let failure = FirstError::default();
+    let stylize_busy = Mutex::new(Duration::ZERO);
+    let mut times = StageTimes::default();
+    let mut frames_written = 0;
+
+    std::thread::scope(|scope| {
+        let failure = &failure;
+        let stop = || opts.cancel.load(Ordering::Relaxed) || failure.abort.load(Ordering::Relaxed);
+        let decode = std::thread::Builder::new()
+            .name("decode".into())
+            .spawn_scoped(scope, move || {
+                let t0 = Instant::now();
+                let mut waiting = Duration::ZERO;
+                let r = source.run(
+                    &frame_tx,
+                    &packet_tx,
+                    &copy_streams,
+                    opts.limit,
+                    &stop,
+                    || {
+                        let w = Instant::now();
+                        let r = send_unless(&permit_tx, (), &stop);
+                        waiting += w.elapsed();
+                        r
+                    },
+                );
+                (r, t0.elapsed().saturating_sub(waiting))
+            })
+            .expect("spawn decode thread");
+
+        let mut workers_handles = Vec::new();
+        for (i, stylizer) in stylizers.iter_mut().enumerate() {
+            let (rx, tx) = (frame_rx.clone(), done_tx.clone());
+            let busy = &stylize_busy;
+            let h = std::thread::Builder::new()
+                .name(format!("stylize-{i}"))
+                .spawn_scoped(scope, move || {
+                    let r = stylize_stage(stylizer.as_mut(), &rx, &tx, opts, &stop, busy);
+                    if let Err(e) = &r {
+                        if !e.is_consequence() {
+                            // Trip the abort flag now so the decoder stops feeding frames.
+                            failure.abort.store(true, Ordering::SeqCst);
+                        }
+                    }
+                    r
+                })
+                .expect("spawn stylize thread");
+            workers_handles.push(h);
+        }
+        drop((frame_rx, done_tx));
+
+        let encode = std::thread::Builder::new()
+            .name("encode".into())
+            .spawn_scoped(scope, move || {
+                encode_stage(
+                    sink,
+                    &done_rx,
+                    &packet_rx,
+                    &permit_rx,
+                    opts,
+                    &input,
+                    &failure.abort,
+                )
+            })
+            .expect("spawn encode thread");
+
+        match encode.join() {
+            Ok((Ok(n), t)) => {
+                frames_written = n;
+                times.encode = t;
+            }
+            Ok((Err(e), t)) => {
+                times.encode = t;
+                failure.record(e);
+            }
+            Err(_) => failure.record(Error::WorkerPanicked {
+                thread: "encode".into(),
+            }),
+        }
+        for (i, h) in workers_handles.into_iter().enumerate() {
+            match h.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => failure.record(e),
+                Err(_) => failure.record(Error::WorkerPanicked {
+                    thread: format!("stylize-{i}"),
+                }),
+            }
+        }
+        match decode.join() {
+            Ok((Ok(_), t)) => times.decode = t,
+            Ok((Err(e), t)) => {
+                times.decode = t;
+                failure.record(e);
+            }
+            Err(_) => failure.record(Error::WorkerPanicked {
+                thread: "decode".into(),
+            }),
+        }
+    });
+    times.stylize = *stylize_busy.lock().expect("timer poisoned");
+
+    if let Some(e) = failure.error.into_inner().expect("error slot poisoned") {
+        return Err(e);
+    }
+    if opts.cancel.load(Ordering::Relaxed) {
+        return Err(Error::Cancelled);
+    }
+    Ok(FileStats {
+        frames: frames_written,
+        seconds: started.elapsed().as_secs_f64(),
+        busy: times,
+    })
+}
+
+fn stylize_stage(
+    stylizer: &mut dyn Stylizer,
+    frames: &Receiver<Frame>,
+    done: &Sender<Frame>,
+    opts: &PipelineOptions<'_>,
+    stop: &dyn Fn() -> bool,
+    busy: &Mutex<Duration>,
+) -> Result<()> {
+    let batch_size = stylizer.batch_size().max(1);
+    let mut batch = Vec::with_capacity(batch_size);
+    let mut originals: Vec<Vec<u8>> = Vec::new();
+    while let Ok(first) = frames.recv() {
+        if stop() {
+            return Err(Error::Disconnected);
+        }
+        batch.push(first);
+        // Take whatever else is already waiting, up to a batch, without waiting for more.
+        while batch.len() < batch_size {
+            match frames.try_recv() {
+                Ok(f) => batch.push(f),
+                Err(_) => break,
+            }
+        }
+        let t0 = Instant::now();
+        if opts.adjust.is_active() {
+            originals.clear();
+            originals.extend(batch.iter().map(|f| f.rgb.clone()));
+        }
+        stylizer.stylize(&mut batch, opts.progress)?;
+        if opts.adjust.is_active() {
+            for (f, orig) in batch.iter_mut().zip(&originals) {
+                opts.adjust.apply(orig, &mut f.rgb);
+            }
+        }
+        *busy.lock().expect("timer poisoned") += t0.elapsed();
+        for f in batch.drain(..) {
+            done.send(f).map_err(|_| Error::Disconnected)?;
+        }
+    }
+    Ok(())
+}
+
+fn encode_stage(
+    mut sink: Sink,
+    done: &Receiver<Frame>,
+    packets: &Receiver<CopiedPacket>,
+    permits: &Receiver<()>,
+    opts: &PipelineOptions<'_>,
+    input: &Path,
+    abort: &AtomicBool,
+) -> (Result<u64>, Duration) {
+    let mut busy = Duration::ZERO;
+    let r = (|| {
+        let mut reorder = ReorderBuffer::new();
+        let mut conv = EncodeConverter::default();
+        let never_frames = never();
+        let never_packets = never();
+        let (mut frames_rx, mut packets_rx) = (done, packets);
+        let mut frames_open = true;
+        let mut packets_open = true;
+        while frames_open || packets_open {
+            select! {
+                recv(frames_rx) -> msg => match msg {
+                    Ok(frame) => {
+                        let t0 = Instant::now();
+                        for f in reorder.push(frame.index, frame) {
+                            sink.write_frame(&mut conv, &f)?;
+                            // Give the decoder back its permit only once the frame has left.
+                            let _ = permits.try_recv();
+                            opts.progress.event(Event::FrameDone { input, index: f.index });
+                        }
+                        busy += t0.elapsed();
+                    }
+                    Err(_) => { frames_open = false; frames_rx = &never_frames; }
+                },
+                recv(packets_rx) -> msg => match msg {
+                    Ok(p) => {
+                        let t0 = Instant::now();
+                        sink.write_copied(p)?;
+                        busy += t0.elapsed();
+                    }
+                    Err(_) => { packets_open = false; packets_rx = &never_packets; }
+                },
+                // Another stage failed: the frame this stage waits for may never come.
+                default(POLL) => if abort.load(Ordering::Relaxed) { return Err(Error::Disconnected) },
+            }
+        }
+        if reorder.pending() > 0 {
+            // Only possible when a stage stopped early; that stage's error is the real one.
+            return Err(Error::Disconnected);
+        }
+        if opts.cancel.load(Ordering::Relaxed) {
+            return Err(Error::Cancelled);
+        }
+        let t0 = Instant::now();
+        let n = sink.finish()?;
+        busy += t0.elapsed();
+        Ok(n)
+    })();
+    (r, busy)
+}
+
+/// A fake stylizer for tests and benches: inverts pixels, sleeps a seeded pseudo-random time so
+/// workers finish out of order, and can fail at one frame.
+pub struct FakeStylizer {
+    pub seed: u64,
+    pub max_sleep: Duration,
+    pub fail_at: Option<u64>,
+}
+
+impl Stylizer for FakeStylizer {
+    fn processing_size(&self, width: u32, height: u32) -> (u32, u32) {
+        (width, height)
+    }
+
+    fn stylize(&mut self, frames: &mut [Frame], _: &dyn Progress) -> Result<()> {
+        for f in frames {
+            if self.fail_at == Some(f.index) {
+                return Err(Error::Other(format!("fake failure at frame {}", f.index)));
+            }
+            if !self.max_sleep.is_zero() {
+                let mut s = self.seed ^ f.index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                s ^= s >> 29;
+                s = s.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                s ^= s >> 32;
+                std::thread::sleep(self.max_sleep.mul_f64((s % 1000) as f64 / 1000.0));
+            }
+            f.rgb.iter_mut().for_each(|v| *v = 255 - *v);
+        }
+        Ok(())
+    }
+}

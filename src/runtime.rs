@@ -1,0 +1,171 @@
+//! ONNX Runtime: finding its library, creating the one environment of the process, and building
+//! sessions on the execution provider the user asked for.
+//!
+//! vstyle loads ONNX Runtime at run time (`ort`'s `load-dynamic`), so the same binary runs with the
+//! CPU library that set-up installs or with an `onnxruntime-gpu` library the user points it at.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use ort::environment::Environment;
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+
+use crate::error::{Error, Result};
+
+/// Where set-up puts the library, relative to the package root (see `scripts/setup.sh`).
+const PROJECT_LIB_DIR: &str = ".ort/lib";
+/// The unversioned name set-up links to the versioned file from the wheel.
+const LIB_NAME: &str = "libonnxruntime.so";
+
+/// Which execution provider runs the networks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Device {
+    /// CUDA if the ONNX Runtime library and the machine support it, else the CPU (and say which).
+    Auto,
+    Cpu,
+    /// CUDA or an error: never a silent fall-back to the CPU.
+    Cuda,
+}
+
+/// The candidates for the library, in the order they are tried. An explicit path (flag or
+/// `ORT_DYLIB_PATH`) is the only candidate when given, so a typo is reported, not papered over.
+pub fn library_candidates(explicit: Option<&Path>) -> Vec<PathBuf> {
+    if let Some(p) = explicit {
+        return vec![p.to_path_buf()];
+    }
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|v| !v.is_empty()) {
+        return vec![PathBuf::from(p)];
+    }
+    let mut out = Vec::new();
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
+        out.push(dir.join(LIB_NAME));
+        // target/{debug,release}/vstyle → the package root's set-up folder.
+        if let Some(root) = dir.parent().and_then(Path::parent) {
+            out.push(root.join(PROJECT_LIB_DIR).join(LIB_NAME));
+        }
+    }
+    out.push(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(PROJECT_LIB_DIR)
+            .join(LIB_NAME),
+    );
+    out.dedup();
+    out
+}
+
+static ENVIRONMENT: OnceLock<Environment> = OnceLock::new();
+
+/// Loads ONNX Runtime (once per process) and returns the shared environment.
+///
+/// # Errors
+/// When no candidate library exists or loads; the message says what was tried and what to do.
+pub fn environment(explicit: Option<&Path>) -> Result<&'static Environment> {
+    if let Some(env) = ENVIRONMENT.get() {
+        return Ok(env);
+    }
+    let candidates = library_candidates(explicit);
+    let mut problems = Vec::new();
+    for path in &candidates {
+        if !path.exists() {
+            problems.push(format!("{}: not found", path.display()));
+            continue;
+        }
+        match ort::init_from(path) {
+            Ok(builder) => {
+                let env = builder.with_name("vstyle").with_telemetry(false).build()?;
+                tracing::debug!("loaded ONNX Runtime from {}", path.display());
+                return Ok(ENVIRONMENT.get_or_init(|| env));
+            }
+            Err(e) => problems.push(format!("{}: {e}", path.display())),
+        }
+    }
+    Err(Error::Runtime(format!(
+        "cannot load the ONNX Runtime library ({}); run scripts/setup.sh, or point --ort-lib or ORT_DYLIB_PATH at libonnxruntime.so",
+        problems.join("; ")
+    )))
+}
+
+/// Options for one session.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    pub device: Device,
+    /// Intra-op threads for the CPU provider; 0 lets ONNX Runtime decide.
+    pub threads: usize,
+}
+
+/// Builds a session for `model` on the requested device; returns it with the provider's name.
+///
+/// # Errors
+/// When the model cannot be loaded, or `Device::Cuda` was asked for and CUDA cannot be registered.
+pub fn session(
+    env: &Environment,
+    model: &Path,
+    opts: &SessionOptions,
+) -> Result<(Session, &'static str)> {
+    let model_err = |e: ort::Error| Error::model(model, e.message());
+    let mut builder = Session::builder(env)
+        .map_err(model_err)?
+        .with_optimization_level(GraphOptimizationLevel::All)
+        .map_err(|e| model_err(e.into()))?;
+    if opts.threads > 0 {
+        builder = builder
+            .with_intra_threads(opts.threads)
+            .map_err(|e| model_err(e.into()))?;
+    }
+    let provider = match opts.device {
+        Device::Cpu => "CPU",
+        Device::Cuda => {
+            builder = builder
+                .with_execution_providers([cuda_provider()?.error_on_failure()])
+                .map_err(|e| Error::ExecutionProvider {
+                    requested: "--device cuda".into(),
+                    message: format!("{} (install an onnxruntime-gpu library with its CUDA and cuDNN libraries and pass it with --ort-lib)", e.message()),
+                })?;
+            "CUDA"
+        }
+        Device::Auto => match cuda_provider() {
+            Ok(ep) => match builder
+                .clone()
+                .with_execution_providers([ep.error_on_failure()])
+            {
+                Ok(b) => {
+                    builder = b;
+                    "CUDA"
+                }
+                Err(e) => {
+                    tracing::debug!("CUDA unavailable: {}", e.message());
+                    "CPU"
+                }
+            },
+            Err(_) => "CPU",
+        },
+    };
+    if !model.is_file() {
+        return Err(Error::model(model, "no such file"));
+    }
+    let session = builder.commit_from_file(model).map_err(model_err)?;
+    Ok((session, provider))
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_provider() -> Result<ort::ep::ExecutionProviderDispatch> {
+    Ok(ort::ep::CUDA::default().build())
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_provider() -> Result<ort::ep::ExecutionProviderDispatch> {
+    Err(Error::ExecutionProvider {
+        requested: "--device cuda".into(),
+        message: "this vstyle was built without the `cuda` feature".into(),
+    })
+}
+
+/// The version string of the loaded ONNX Runtime library.
+pub fn version() -> String {
+    ort::info().to_string()
+}
