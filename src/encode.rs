@@ -132,7 +132,7 @@ impl Sink {
         let codec = match &opts.codec {
             Some(name) => encoder::find_by_name(name)
                 .ok_or_else(|| err(format!("unknown encoder {name:?} (see `ffmpeg -encoders`)")))?,
-            None => default_video_encoder(&octx, is_image)
+            None => default_video_encoder(&octx, output, is_image)
                 .ok_or_else(|| err("no video encoder for this container".into()))?,
         };
         let video = codec
@@ -464,6 +464,7 @@ fn forget_partial(path: &Path) {
 
 fn default_video_encoder(
     octx: &ffmpeg::format::context::Output,
+    output: &Path,
     is_image: bool,
 ) -> Option<ffmpeg::Codec> {
     if !is_image {
@@ -479,9 +480,8 @@ fn default_video_encoder(
             return Some(c);
         }
     }
-    let id = octx
-        .format()
-        .codec(&PathBuf::new(), ffmpeg::media::Type::Video);
+    // The file name matters: image2 picks png for .png and mjpeg for .jpg.
+    let id = octx.format().codec(&output, ffmpeg::media::Type::Video);
     encoder::find(id)
 }
 

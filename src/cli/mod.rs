@@ -166,6 +166,17 @@ pub fn check_output(job: &Job, overwrite: bool) -> Result<()> {
     if job.output.is_dir() {
         return Err(Error::output(&job.output, "is a folder; give a file name"));
     }
+    let folder = job
+        .output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !folder.is_dir() {
+        return Err(Error::output(
+            &job.output,
+            format!("folder {} does not exist", folder.display()),
+        ));
+    }
     if job.output.exists() && !overwrite {
         return Err(Error::output(
             &job.output,
@@ -273,9 +284,6 @@ pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
             max_side: args.max_side,
         },
     )?;
-    if args.device == Device::Auto && !args.quiet {
-        eprintln!("using the {provider} execution provider");
-    }
     let mut stylizers: Vec<Box<dyn Stylizer>> = vec![Box::new(ff)];
     let encode = encode_options(args)?;
     let adjust = Adjust {
@@ -299,8 +307,9 @@ pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
     )?;
     if !args.quiet {
         let fps = stats.frames as f64 / stats.seconds.max(1e-9);
+        // The provider is named here so that `--device auto` always says which one it chose.
         eprintln!(
-            "wrote {}: {} frames in {:.1} s ({fps:.2} fps)",
+            "wrote {}: {} frames in {:.1} s ({fps:.2} fps on {provider})",
             job.output.display(),
             stats.frames,
             stats.seconds

@@ -150,6 +150,11 @@ pub fn run(
                         r
                     },
                 );
+                if r.as_ref().is_err_and(|e| !e.is_consequence()) {
+                    // Before the channels close: the encoder must not finish a file whose
+                    // input broke off.
+                    failure.abort.store(true, Ordering::SeqCst);
+                }
                 (r, t0.elapsed().saturating_sub(waiting))
             })
             .expect("spawn decode thread");
@@ -162,11 +167,10 @@ pub fn run(
                 .name(format!("stylize-{i}"))
                 .spawn_scoped(scope, move || {
                     let r = stylize_stage(stylizer.as_mut(), &rx, &tx, opts, &stop, busy);
-                    if let Err(e) = &r {
-                        if !e.is_consequence() {
-                            // Trip the abort flag now so the decoder stops feeding frames.
-                            failure.abort.store(true, Ordering::SeqCst);
-                        }
+                    if r.as_ref().is_err_and(|e| !e.is_consequence()) {
+                        // Now, not at join: the decoder stops feeding frames and the encoder
+                        // must not finish the file.
+                        failure.abort.store(true, Ordering::SeqCst);
                     }
                     r
                 })
@@ -325,8 +329,8 @@ fn encode_stage(
                 default(POLL) => if abort.load(Ordering::Relaxed) { return Err(Error::Disconnected) },
             }
         }
-        if reorder.pending() > 0 {
-            // Only possible when a stage stopped early; that stage's error is the real one.
+        if reorder.pending() > 0 || abort.load(Ordering::SeqCst) {
+            // A stage stopped early; that stage's error is the real one.
             return Err(Error::Disconnected);
         }
         if opts.cancel.load(Ordering::Relaxed) {
