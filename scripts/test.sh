@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The test suite: formatting, lints, Rust unit and integration tests, the model tool chain's
+# Python tests, and a check that the benches still compile. Run scripts/setup.sh first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo fmt --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --locked
+.venv/bin/python -m unittest discover -s models/tests -t . -v
+cargo bench --no-run --locked
