@@ -1,1 +1,82 @@
-fn main() {}
+//! The per-frame kernels on the hot path: RGB24 ↔ float32 CHW (with padding/cropping), the
+//! colour-preserving blend, and the reorder buffer. Seeded synthetic frames, 1080p and an odd size.
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use std::hint::black_box;
+use vstyle::frame::{chw_to_rgb_cropped, rgb_to_chw_padded, round_up};
+use vstyle::pipeline::reorder::ReorderBuffer;
+use vstyle::stylize::Adjust;
+
+fn frame(w: usize, h: usize, seed: u64) -> Vec<u8> {
+    let mut s = seed | 1;
+    (0..w * h * 3)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s as u8
+        })
+        .collect()
+}
+
+fn conversions(c: &mut Criterion) {
+    let mut g = c.benchmark_group("convert");
+    for (w, h) in [(1920, 1080), (641, 359)] {
+        let rgb = frame(w, h, 7);
+        let (pw, ph) = (round_up(w, 4), round_up(h, 4));
+        let mut chw = vec![0f32; 3 * pw * ph];
+        g.throughput(Throughput::Elements((w * h) as u64));
+        g.bench_with_input(
+            BenchmarkId::new("rgb_to_chw_padded", format!("{w}x{h}")),
+            &rgb,
+            |b, rgb| {
+                b.iter(|| rgb_to_chw_padded(black_box(rgb), w, h, pw, ph, &mut chw));
+            },
+        );
+        let mut back = vec![0u8; w * h * 3];
+        g.bench_function(
+            BenchmarkId::new("chw_to_rgb_cropped", format!("{w}x{h}")),
+            |b| {
+                b.iter(|| chw_to_rgb_cropped(black_box(&chw), pw, ph, w, h, &mut back));
+            },
+        );
+        let original = frame(w, h, 9);
+        let mut styled = rgb.clone();
+        let adjust = Adjust {
+            strength: 0.8,
+            preserve_colors: true,
+        };
+        g.bench_function(
+            BenchmarkId::new("adjust_preserve_colors", format!("{w}x{h}")),
+            |b| {
+                b.iter(|| adjust.apply(black_box(&original), &mut styled));
+            },
+        );
+    }
+    g.finish();
+}
+
+fn reorder(c: &mut Criterion) {
+    // 1000 indices in a shuffled order, as 8 workers finishing at random would deliver them.
+    let mut order: Vec<u64> = (0..1000).collect();
+    let mut s = 42u64;
+    for i in (1..order.len()).rev() {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        order.swap(i, (s % (i as u64 + 1)) as usize);
+    }
+    c.bench_function("reorder/1000_shuffled", |b| {
+        b.iter(|| {
+            let mut r = ReorderBuffer::new();
+            let mut n = 0;
+            for &i in &order {
+                n += r.push(i, i).len();
+            }
+            black_box(n)
+        });
+    });
+}
+
+criterion_group!(benches, conversions, reorder);
+criterion_main!(benches);

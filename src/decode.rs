@@ -51,6 +51,14 @@ impl VideoInfo {
     }
 }
 
+/// What [`Source::run`] did.
+#[derive(Debug, Clone, Copy)]
+pub struct Decoded {
+    pub frames: u64,
+    /// Time spent waiting for later stages to take frames (not decoding).
+    pub blocked: std::time::Duration,
+}
+
 /// A non-video packet on its way to the muxer unchanged.
 pub struct CopiedPacket {
     pub input_stream: usize,
@@ -184,6 +192,7 @@ impl Source {
     }
 
     /// Decodes up to `limit` frames, sending them to `frames` and copied packets to `packets`.
+    /// Copied packets are sent without counting as blocked time: they are small and rare.
     /// `before_frame` is called before each frame is sent (the pipeline takes an in-flight
     /// permit there). Stops early, without error, when `stop` says so.
     ///
@@ -197,7 +206,8 @@ impl Source {
         limit: Option<u64>,
         stop: &dyn Fn() -> bool,
         mut before_frame: impl FnMut() -> Result<()>,
-    ) -> Result<u64> {
+    ) -> Result<Decoded> {
+        let mut blocked = std::time::Duration::ZERO;
         let mut conv = Converter::new(&self.info, self.out_size);
         let mut decoded = frame::Video::empty();
         let mut next_index = 0u64;
@@ -252,15 +262,18 @@ impl Source {
                         let mut f = conv.convert(&decoded, next_index)?;
                         f.pts = Some(pts);
                         f.duration = duration;
+                        let t0 = std::time::Instant::now();
                         before_frame()?;
                         frames.send(f).map_err(|_| Error::Disconnected)?;
+                        blocked += t0.elapsed();
                         next_index += 1;
                     }
                     Err(ffmpeg::Error::Other {
                         errno: ffmpeg::util::error::EAGAIN,
                     }) => break,
                     Err(ffmpeg::Error::Eof) => {
-                        return self.finish(next_index, limit);
+                        let frames = self.finish(next_index, limit)?;
+                        return Ok(Decoded { frames, blocked });
                     }
                     Err(e) => {
                         return Err(Error::input(
@@ -271,7 +284,10 @@ impl Source {
                 }
             }
         }
-        Ok(next_index)
+        Ok(Decoded {
+            frames: next_index,
+            blocked,
+        })
     }
 
     fn finish(&self, decoded: u64, limit: u64) -> Result<u64> {

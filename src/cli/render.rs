@@ -53,11 +53,6 @@ impl TerminalProgress {
             f(bar);
         }
     }
-
-    /// Prints a line above the bars without tearing them.
-    pub fn println(&self, line: &str) {
-        let _ = self.multi.println(line);
-    }
 }
 
 impl Progress for TerminalProgress {

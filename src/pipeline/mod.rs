@@ -136,26 +136,23 @@ pub fn run(
             .name("decode".into())
             .spawn_scoped(scope, move || {
                 let t0 = Instant::now();
-                let mut waiting = Duration::ZERO;
                 let r = source.run(
                     &frame_tx,
                     &packet_tx,
                     &copy_streams,
                     opts.limit,
                     &stop,
-                    || {
-                        let w = Instant::now();
-                        let r = send_unless(&permit_tx, (), &stop);
-                        waiting += w.elapsed();
-                        r
-                    },
+                    || send_unless(&permit_tx, (), &stop),
                 );
                 if r.as_ref().is_err_and(|e| !e.is_consequence()) {
                     // Before the channels close: the encoder must not finish a file whose
                     // input broke off.
                     failure.abort.store(true, Ordering::SeqCst);
                 }
-                (r, t0.elapsed().saturating_sub(waiting))
+                let busy = t0
+                    .elapsed()
+                    .saturating_sub(r.as_ref().map(|d| d.blocked).unwrap_or_default());
+                (r, busy)
             })
             .expect("spawn decode thread");
 
