@@ -481,12 +481,13 @@ mod tests {
 
     #[test]
     fn display_matrix_rotation_becomes_clockwise_quarter_turns() {
-        for (ccw_degrees, turns) in [(0.0, 0), (90.0, 3), (-90.0, 1), (180.0, 2)] {
+        // av_display_rotation_set takes a clockwise angle; players turn the picture the same way.
+        for (cw_degrees, turns) in [(0.0, 0), (90.0, 1), (-90.0, 3), (180.0, 2)] {
             let mut m = [0i32; 9];
             // SAFETY: m holds 9 i32 as av_display_rotation_set requires.
-            unsafe { ffmpeg::ffi::av_display_rotation_set(m.as_mut_ptr(), ccw_degrees) };
+            unsafe { ffmpeg::ffi::av_display_rotation_set(m.as_mut_ptr(), cw_degrees) };
             let bytes: Vec<u8> = m.iter().flat_map(|v| v.to_ne_bytes()).collect();
-            assert_eq!(quarter_turns_from_matrix(&bytes), turns, "{ccw_degrees}");
+            assert_eq!(quarter_turns_from_matrix(&bytes), turns, "{cw_degrees}");
         }
     }
 }
