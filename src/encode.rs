@@ -503,7 +503,7 @@ fn is_rgb(p: Pixel) -> bool {
 }
 
 fn fits(p: Pixel, w: u32, h: u32) -> bool {
-    pixel_info(p).is_some_and(|(cw, ch, _)| w % (1 << cw) == 0 && h % (1 << ch) == 0)
+    pixel_info(p).is_some_and(|(cw, ch, _)| w.is_multiple_of(1 << cw) && h.is_multiple_of(1 << ch))
 }
 
 /// The pixel format to encode in: the user's, else the input's, else 4:2:0 when the size allows

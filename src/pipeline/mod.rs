@@ -162,11 +162,11 @@ pub fn run(
                 .name(format!("stylize-{i}"))
                 .spawn_scoped(scope, move || {
                     let r = stylize_stage(stylizer.as_mut(), &rx, &tx, opts, &stop, busy);
-                    if let Err(e) = &r {
-                        if !e.is_consequence() {
-                            // Trip the abort flag now so the decoder stops feeding frames.
-                            failure.abort.store(true, Ordering::SeqCst);
-                        }
+                    if let Err(e) = &r
+                        && !e.is_consequence()
+                    {
+                        // Trip the abort flag now so the decoder stops feeding frames.
+                        failure.abort.store(true, Ordering::SeqCst);
                     }
                     r
                 })
