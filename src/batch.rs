@@ -359,8 +359,9 @@ impl fmt::Display for ShardSource {
 /// 2. Kubernetes indexed Jobs: `JOB_COMPLETION_INDEX` is the index; the Job's pods are not told
 ///    the completion count, so `VSTYLE_SHARD_COUNT` must give it.
 /// 3. Slurm job arrays: `SLURM_ARRAY_TASK_ID`, counted from `SLURM_ARRAY_TASK_MIN` in steps of
-///    `SLURM_ARRAY_TASK_STEP` (default 1); the count is `VSTYLE_SHARD_COUNT`, else
-///    `SLURM_ARRAY_TASK_COUNT`, else derived from `SLURM_ARRAY_TASK_MAX`.
+///    `SLURM_ARRAY_TASK_STEP` (default 1), of `SLURM_ARRAY_TASK_COUNT` shards (else derived from
+///    `SLURM_ARRAY_TASK_MAX`). With `VSTYLE_SHARD_COUNT` the layout is pinned instead: the task
+///    id is the shard number itself, so one task can be resubmitted alone (`--array=3`).
 ///
 /// `Ok(None)` when none of these is set: the process runs the whole batch.
 ///
@@ -397,6 +398,12 @@ pub fn shard_from_env(
         return Ok(Some((shard, ShardSource::Kubernetes)));
     }
     if let Some(id) = number("SLURM_ARRAY_TASK_ID")? {
+        if let Some(count) = count_override {
+            let shard = Shard::new(id, count).map_err(|e| {
+                format!("SLURM_ARRAY_TASK_ID={id} with {SHARD_COUNT_VAR}={count}: {e}")
+            })?;
+            return Ok(Some((shard, ShardSource::Slurm)));
+        }
         let min = number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
         let step = number("SLURM_ARRAY_TASK_STEP")?.unwrap_or(1).max(1);
         let offset = id.checked_sub(min).ok_or_else(|| {
@@ -409,12 +416,11 @@ pub fn shard_from_env(
         }
         let index = offset / step;
         let count = match (
-            count_override,
             number("SLURM_ARRAY_TASK_COUNT")?,
             number("SLURM_ARRAY_TASK_MAX")?,
         ) {
-            (Some(n), _, _) | (None, Some(n), _) => n,
-            (None, None, Some(max)) if max >= min => (max - min) / step + 1,
+            (Some(n), _) => n,
+            (None, Some(max)) if max >= min => (max - min) / step + 1,
             _ => {
                 return Err(format!(
                     "SLURM_ARRAY_TASK_ID is set without SLURM_ARRAY_TASK_COUNT or SLURM_ARRAY_TASK_MAX; set {SHARD_COUNT_VAR} or pass --shard K/N"
@@ -796,7 +802,8 @@ mod tests {
             ]),
             Ok(Some((1, 3)))
         );
-        // The count variable overrides the array's own count (several arrays for one batch).
+        // The count variable pins the layout: the task id is the shard, whatever the array's
+        // own size (one task resubmitted alone, or several arrays for one batch).
         assert_eq!(
             shard(&[
                 ("SLURM_ARRAY_TASK_ID", "5"),
@@ -804,6 +811,16 @@ mod tests {
                 ("VSTYLE_SHARD_COUNT", "16"),
             ]),
             Ok(Some((5, 16)))
+        );
+        assert_eq!(
+            shard(&[
+                ("SLURM_ARRAY_TASK_ID", "3"),
+                ("SLURM_ARRAY_TASK_MIN", "3"),
+                ("SLURM_ARRAY_TASK_MAX", "3"),
+                ("SLURM_ARRAY_TASK_COUNT", "1"),
+                ("VSTYLE_SHARD_COUNT", "8"),
+            ]),
+            Ok(Some((3, 8)))
         );
         assert!(shard(&[("VSTYLE_SHARD", "3")]).is_err());
     }

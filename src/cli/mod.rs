@@ -1,7 +1,8 @@
 //! The command line: clap arguments → a validated plan → runs → a summary and an exit code.
 //!
 //! One input file is the single-file mode; folders, several inputs or `-o` naming a folder are
-//! batch mode ([`batch`]). Exit codes: 0 all done, 1 a file failed, 2 usage error, 130 interrupted.
+//! batch mode (see [`crate::batch`] for the planning). Exit codes: 0 all done, 1 a file failed,
+//! 2 usage error, 130 interrupted.
 
 mod batch;
 mod render;
