@@ -34,6 +34,9 @@ pub enum Error {
     /// A stage thread panicked.
     #[error("internal error in {thread} (this is a bug)")]
     WorkerPanicked { thread: String },
+    /// The command line asks for something impossible or contradictory (exit code 2).
+    #[error("{0}")]
+    Usage(String),
     #[error("{0}")]
     Other(String),
 }

@@ -13,8 +13,10 @@
 //!   ([`stylize::feedforward`]) or, for styles without a trained network, per-frame optimisation.
 //! - [`encode`] puts frames back in order into the output container, next to the copied streams,
 //!   under a temporary name that becomes the final one only when the file is complete.
-//! - [`pipeline`] runs those stages for one file; [`cli`] turns the command line into files to run.
+//! - [`pipeline`] runs those stages for one file; [`batch`] turns inputs and folders into a sorted,
+//!   shardable list of jobs; [`cli`] runs them.
 
+pub mod batch;
 pub mod cli;
 pub mod decode;
 pub mod encode;

@@ -1,7 +1,10 @@
 //! The command line: clap arguments → a validated plan → runs → a summary and an exit code.
 //!
-//! Exit codes: 0 all done, 1 a file failed, 2 usage error, 130 interrupted.
+//! One input file is the single-file mode; folders, several inputs or `-o` naming a folder are
+//! batch mode (see [`crate::batch`] for the planning). Exit codes: 0 all done, 1 a file failed,
+//! 2 usage error, 130 interrupted.
 
+mod batch;
 mod render;
 
 use std::io::IsTerminal;
@@ -12,6 +15,7 @@ use std::time::Instant;
 
 use clap::Parser;
 
+use crate::batch::Shard;
 use crate::decode::Source;
 use crate::encode::{EncodeOptions, Sink, is_image_path};
 use crate::error::{Error, Result};
@@ -26,21 +30,40 @@ use render::TerminalProgress;
 #[derive(Debug, Parser)]
 #[command(name = "vstyle", version, about, max_term_width = 100)]
 pub struct Args {
-    /// Input video or image.
+    /// Input videos, images or folders (several make a batch).
     #[arg(value_name = "INPUT", required = true, help_heading = "Input")]
     pub inputs: Vec<PathBuf>,
+
+    /// Take the videos and images in subfolders too (the output folder mirrors the tree).
+    #[arg(short, long, help_heading = "Input")]
+    pub recursive: bool,
 
     /// Stylize only the first N frames (for quick trials).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Input")]
     pub limit: Option<u64>,
 
-    /// Output file; the container comes from its extension [default: INPUT_styled.EXT beside the input].
+    /// Output file, or the output folder in batch mode; a file's container comes from its
+    /// extension [default: INPUT_styled.EXT beside the input].
     #[arg(short, long, value_name = "PATH", help_heading = "Output")]
     pub output: Option<PathBuf>,
 
-    /// Overwrite an existing output.
+    /// Overwrite an existing output (in batch mode: redo files whose output exists, instead of
+    /// skipping them).
     #[arg(short = 'y', long, help_heading = "Output")]
     pub overwrite: bool,
+
+    /// Added to each output's name [default: "_styled" beside the input, else none].
+    #[arg(long, value_name = "TEXT", help_heading = "Output")]
+    pub suffix: Option<String>,
+
+    /// Container for video outputs (mp4, mkv, mov, webm, …) [default: the input's]; images stay
+    /// images.
+    #[arg(long, value_name = "EXT", value_parser = parse_format, help_heading = "Output")]
+    pub format: Option<String>,
+
+    /// Write a JSON report of the batch (every file's outcome, frames and time).
+    #[arg(long, value_name = "PATH", help_heading = "Output")]
+    pub report: Option<PathBuf>,
 
     /// Video encoder by FFmpeg name (libx264, libx265, libvpx-vp9, ffv1, …) [default: libx264].
     #[arg(long, value_name = "NAME", help_heading = "Output")]
@@ -86,6 +109,15 @@ pub struct Args {
     #[arg(long, value_name = "N", help_heading = "Performance")]
     pub threads: Option<usize>,
 
+    /// Files in flight at once in batch mode; they share one loaded model.
+    #[arg(short, long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64), help_heading = "Performance")]
+    pub jobs: u32,
+
+    /// Run only shard K of N of the batch (0-based) [default: from $VSTYLE_SHARD, a Kubernetes
+    /// indexed Job or a Slurm job array, else the whole batch].
+    #[arg(long, value_name = "K/N", help_heading = "Performance")]
+    pub shard: Option<Shard>,
+
     /// ONNX Runtime library to load [default: $ORT_DYLIB_PATH, else the one set-up installed].
     #[arg(long, value_name = "PATH", help_heading = "Performance")]
     pub ort_lib: Option<PathBuf>,
@@ -106,6 +138,21 @@ fn parse_unit(s: &str) -> std::result::Result<f32, String> {
     } else {
         Err(format!("{v} is not between 0 and 1"))
     }
+}
+
+fn parse_format(s: &str) -> std::result::Result<String, String> {
+    let ext = s.trim_start_matches('.').to_ascii_lowercase();
+    if ext.is_empty() || !ext.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(format!(
+            "{s:?} is not a file extension (mp4, mkv, mov, webm, …)"
+        ));
+    }
+    if is_image_path(Path::new(&format!("x.{ext}"))) {
+        return Err(format!(
+            "{ext} is an image format; --format names the container for videos (images keep theirs)"
+        ));
+    }
+    Ok(ext)
 }
 
 fn long_version() -> String {
@@ -130,12 +177,7 @@ fn long_version() -> String {
     )
 }
 
-/// One input and the output it becomes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Job {
-    pub input: PathBuf,
-    pub output: PathBuf,
-}
+pub use crate::batch::Job;
 
 /// The default output name for a single input: `name_styled.ext` beside it.
 pub fn default_output(input: &Path) -> PathBuf {
@@ -206,8 +248,12 @@ pub fn main() -> ExitCode {
     match run(&args, cancel) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Error::Cancelled) => {
-            eprintln!("interrupted: no output was left behind");
+            eprintln!("interrupted: no unfinished output was left behind");
             ExitCode::from(130)
+        }
+        Err(e @ Error::Usage(_)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
         }
         Err(e) => {
             eprintln!("error: {e}");
@@ -254,42 +300,58 @@ fn install_ctrl_c(cancel: &'static AtomicBool) {
 /// # Errors
 /// The first failure, as one line naming the file.
 pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
-    let [input] = args.inputs.as_slice() else {
-        return Err(Error::Other(
-            "give one input file (folders and several inputs come with batch mode)".into(),
+    if args.model.is_none() {
+        return Err(Error::Usage(
+            "no style given: pass --model MODEL.onnx".into(),
         ));
+    }
+    if batch::is_batch(args) {
+        return batch::run(args, cancel, || load_stylizer(args));
+    }
+    let [input] = args.inputs.as_slice() else {
+        unreachable!("several inputs are batch mode");
     };
-    let output = args.output.clone().unwrap_or_else(|| default_output(input));
+    for (given, flag) in [
+        (args.recursive, "--recursive"),
+        (args.shard.is_some(), "--shard"),
+        (args.report.is_some(), "--report"),
+        (args.jobs > 1, "--jobs"),
+    ] {
+        if given {
+            return Err(Error::Usage(format!(
+                "{flag} is for batch mode (folders, several inputs, or -o naming a folder)"
+            )));
+        }
+    }
+    let output = match &args.output {
+        Some(o) if args.suffix.is_some() || args.format.is_some() => {
+            return Err(Error::Usage(format!(
+                "-o {o:?} names the output already; --suffix and --format name outputs in batch mode"
+            )));
+        }
+        Some(o) => o.clone(),
+        None if args.suffix.is_some() || args.format.is_some() => {
+            let found = crate::batch::discover(std::slice::from_ref(input), false, None)?;
+            let naming = crate::batch::Naming {
+                out_dir: None,
+                suffix: args.suffix.clone(),
+                format: args.format.clone(),
+            };
+            crate::batch::output_path(&found.found[0], &naming, false)
+        }
+        None => default_output(input),
+    };
     let job = Job {
         input: input.clone(),
         output,
     };
-    let model = args
-        .model
-        .as_ref()
-        .ok_or_else(|| Error::Other("no style given: pass --model MODEL.onnx".into()))?;
     check_output(&job, args.overwrite)?;
     // Open the input first: a bad input is reported before the (slower) model load.
     Source::open(&job.input)?;
-    runtime::environment(args.ort_lib.as_deref())?;
-    let session = SessionOptions {
-        device: args.device,
-        threads: args.threads.unwrap_or_else(physical_cores),
-    };
-    let (ff, provider) = FeedForward::load(
-        model,
-        &FeedForwardOptions {
-            session,
-            batch: args.batch as usize,
-            max_side: args.max_side,
-        },
-    )?;
-    let mut stylizers: Vec<Box<dyn Stylizer>> = vec![Box::new(ff)];
+    let (stylizer, provider) = load_stylizer(args)?;
+    let mut stylizers: Vec<Box<dyn Stylizer>> = vec![stylizer];
     let encode = encode_options(args)?;
-    let adjust = Adjust {
-        strength: args.strength,
-        preserve_colors: args.preserve_colors,
-    };
+    let adjust = adjust(args);
     let show_bars = !args.quiet && std::io::stderr().is_terminal();
     let terminal = show_bars.then(|| TerminalProgress::new(1));
     let progress: &dyn Progress = match &terminal {
@@ -323,6 +385,36 @@ pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Loads the network the arguments name (once per run, whatever the number of files).
+/// Loads the model named by the arguments; returns it with the execution provider's name.
+fn load_stylizer(args: &Args) -> Result<(Box<dyn Stylizer>, &'static str)> {
+    let model = args
+        .model
+        .as_ref()
+        .ok_or_else(|| Error::Usage("no style given: pass --model MODEL.onnx".into()))?;
+    runtime::environment(args.ort_lib.as_deref())?;
+    let session = SessionOptions {
+        device: args.device,
+        threads: args.threads.unwrap_or_else(physical_cores),
+    };
+    let (ff, provider) = FeedForward::load(
+        model,
+        &FeedForwardOptions {
+            session,
+            batch: args.batch as usize,
+            max_side: args.max_side,
+        },
+    )?;
+    Ok((Box::new(ff), provider))
+}
+
+fn adjust(args: &Args) -> Adjust {
+    Adjust {
+        strength: args.strength,
+        preserve_colors: args.preserve_colors,
+    }
 }
 
 fn encode_options(args: &Args) -> Result<EncodeOptions> {

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -15,17 +16,20 @@ pub struct TerminalProgress {
     multi: MultiProgress,
     bars: Mutex<HashMap<PathBuf, ProgressBar>>,
     overall: Option<ProgressBar>,
+    /// Frames written over all files, shown on the overall bar.
+    frames: AtomicU64,
 }
 
 impl TerminalProgress {
-    /// `files > 1` adds an overall bar counting files.
+    /// `files > 1` adds an overall bar counting files and frames; its ETA counts only the files
+    /// this run stylizes (not those skipped as done).
     pub fn new(files: usize) -> Self {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(8));
         let overall = (files > 1).then(|| {
             let bar = multi.add(ProgressBar::new(files as u64));
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{prefix:>6} [{bar:30}] {pos}/{len} files, {elapsed} elapsed, ETA {eta}",
+                    "{prefix:>6} [{bar:30}] {pos}/{len} files, {msg}{elapsed} elapsed, ETA {eta}",
                 )
                 .expect("valid template")
                 .progress_chars("=> "),
@@ -37,6 +41,7 @@ impl TerminalProgress {
             multi,
             bars: Mutex::new(HashMap::new()),
             overall,
+            frames: AtomicU64::new(0),
         }
     }
 
@@ -52,6 +57,11 @@ impl TerminalProgress {
         if let Some(bar) = self.bars.lock().expect("bars poisoned").get(input) {
             f(bar);
         }
+    }
+
+    /// Prints a line above the bars without tearing them.
+    pub fn println(&self, line: &str) {
+        let _ = self.multi.println(line);
     }
 }
 
@@ -76,19 +86,25 @@ impl Progress for TerminalProgress {
                     .expect("bars poisoned")
                     .insert(input.to_path_buf(), bar);
             }
-            Event::FrameDone { input, .. } => self.with_bar(input, |bar| {
-                bar.inc(1);
-                let rate = bar.per_sec();
-                // Below one frame per second, seconds per frame reads better.
-                let msg = if rate >= 1.0 {
-                    format!("{rate:.1} fps,")
-                } else if rate > 0.0 {
-                    format!("{:.1} s/frame,", 1.0 / rate)
-                } else {
-                    String::new()
-                };
-                bar.set_message(msg);
-            }),
+            Event::FrameDone { input, .. } => {
+                let frames = self.frames.fetch_add(1, Ordering::Relaxed) + 1;
+                if let Some(o) = &self.overall {
+                    o.set_message(format!("{frames} frames, "));
+                }
+                self.with_bar(input, |bar| {
+                    bar.inc(1);
+                    let rate = bar.per_sec();
+                    // Below one frame per second, seconds per frame reads better.
+                    let msg = if rate >= 1.0 {
+                        format!("{rate:.1} fps,")
+                    } else if rate > 0.0 {
+                        format!("{:.1} s/frame,", 1.0 / rate)
+                    } else {
+                        String::new()
+                    };
+                    bar.set_message(msg);
+                })
+            }
             Event::OptimizeStep {
                 input,
                 index,

@@ -1,0 +1,472 @@
+//! Batch mode: runs the jobs [`crate::batch`] plans, `--jobs` files at a time on one loaded model,
+//! keeps going past bad files, and ends with a summary (and `--report` JSON) and an exit code.
+//!
+//! Each file runs its own pipeline (decode, stylize, encode threads); the stylize stages of all
+//! files in flight share one network through a [`SharedStylizer`]. One failure is that file's
+//! alone: it is printed once as `path: reason` and counted. Ctrl-C stops taking new files, lets
+//! the files in flight drain, removes their unfinished outputs and ends with exit code 130.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use crate::batch::{self, Job, Naming, Shard, ShardSource};
+use crate::encode::partial_path;
+use crate::error::{Error, Result};
+use crate::progress::{NoProgress, Progress};
+use crate::stylize::Stylizer;
+use crate::stylize::shared::SharedStylizer;
+
+use super::render::TerminalProgress;
+use super::{Args, check_output, stylize_file};
+
+/// What became of one job.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    Done {
+        frames: u64,
+        seconds: f64,
+    },
+    /// The final output was there already (a finished earlier run).
+    Skipped,
+    Failed {
+        error: String,
+    },
+    /// Stopped by Ctrl-C while running; its unfinished output was removed.
+    Interrupted,
+    /// Not started before Ctrl-C.
+    NotRun,
+}
+
+/// One line of the report.
+#[derive(Debug, serde::Serialize)]
+struct FileReport<'a> {
+    input: &'a Path,
+    output: &'a Path,
+    #[serde(flatten)]
+    outcome: &'a Outcome,
+}
+
+/// Counts per outcome, with the frames and time of the finished files.
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize)]
+pub struct Summary {
+    pub done: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub interrupted: usize,
+    pub not_run: usize,
+    pub frames: u64,
+    /// Seconds the finished files took (summed over files in flight at once).
+    pub file_seconds: f64,
+    /// Wall-clock seconds of the whole run.
+    pub seconds: f64,
+}
+
+impl Summary {
+    pub fn of<'a>(outcomes: impl IntoIterator<Item = &'a Outcome>, seconds: f64) -> Self {
+        let mut s = Summary {
+            seconds,
+            ..Default::default()
+        };
+        for o in outcomes {
+            match o {
+                Outcome::Done { frames, seconds } => {
+                    s.done += 1;
+                    s.frames += frames;
+                    s.file_seconds += seconds;
+                }
+                Outcome::Skipped => s.skipped += 1,
+                Outcome::Failed { .. } => s.failed += 1,
+                Outcome::Interrupted => s.interrupted += 1,
+                Outcome::NotRun => s.not_run += 1,
+            }
+        }
+        s
+    }
+
+    fn total(&self) -> usize {
+        self.done + self.skipped + self.failed + self.interrupted + self.not_run
+    }
+
+    /// The table printed at the end of a batch.
+    pub fn table(&self) -> String {
+        let mut out = format!("{:<12}{:>7}{:>9}{:>10}\n", "", "files", "frames", "time");
+        let row = |out: &mut String, name: &str, n: usize, frames: &str, time: &str| {
+            out.push_str(&format!("{name:<12}{n:>7}{frames:>9}{time:>10}\n"));
+        };
+        row(
+            &mut out,
+            "done",
+            self.done,
+            &self.frames.to_string(),
+            &format!("{:.1} s", self.file_seconds),
+        );
+        row(&mut out, "skipped", self.skipped, "-", "-");
+        row(&mut out, "failed", self.failed, "-", "-");
+        if self.interrupted + self.not_run > 0 {
+            row(&mut out, "interrupted", self.interrupted, "-", "-");
+            row(&mut out, "not started", self.not_run, "-", "-");
+        }
+        let rate = if self.seconds > 0.0 {
+            format!(
+                "  ({:.1} files/min)",
+                self.done as f64 * 60.0 / self.seconds
+            )
+        } else {
+            String::new()
+        };
+        out.push_str(&format!(
+            "{:<12}{:>7}{:>9}{:>10}{rate}",
+            "total",
+            self.total(),
+            self.frames,
+            format!("{:.1} s", self.seconds)
+        ));
+        out
+    }
+}
+
+/// The JSON written by `--report`.
+#[derive(Debug, serde::Serialize)]
+struct Report<'a> {
+    vstyle: &'static str,
+    shard: Option<Shard>,
+    summary: &'a Summary,
+    files: Vec<FileReport<'a>>,
+}
+
+/// The one-line reason for a failure, without repeating the input's path (the line starts with
+/// it).
+fn reason(job: &Job, e: &Error) -> String {
+    match e {
+        Error::Input { path, message } if *path == job.input => message.clone(),
+        Error::NoVideoStream { path } if *path == job.input => "no video stream found".into(),
+        other => other.to_string(),
+    }
+}
+
+/// True when the command line asks for batch mode: several inputs, a folder, or `-o` naming a
+/// folder (an existing one, or a path ending in `/`).
+pub fn is_batch(args: &Args) -> bool {
+    args.inputs.len() > 1
+        || args.inputs.iter().any(|p| p.is_dir())
+        || args.output.as_deref().is_some_and(|o| {
+            o.is_dir()
+                || o.as_os_str()
+                    .to_string_lossy()
+                    .ends_with(std::path::MAIN_SEPARATOR)
+        })
+}
+
+/// Runs a batch.
+///
+/// # Errors
+/// [`Error::Usage`] for a plan that cannot run; [`Error::Cancelled`] after Ctrl-C; an error
+/// counting the failed files when any failed (each was reported already).
+pub fn run(
+    args: &Args,
+    cancel: &AtomicBool,
+    load: impl FnOnce() -> Result<(Box<dyn Stylizer>, &'static str)>,
+) -> Result<()> {
+    let started = Instant::now();
+    if let Some(out) = &args.output
+        && out.exists()
+        && !out.is_dir()
+    {
+        return Err(Error::Usage(format!(
+            "-o {out:?} is a file; with folders or several inputs -o names a folder"
+        )));
+    }
+    let shard = match args.shard {
+        Some(s) => Some((s, ShardSource::Flag)),
+        None => batch::shard_from_env(|k| std::env::var(k).ok()).map_err(Error::Usage)?,
+    };
+    let found = batch::discover(&args.inputs, args.recursive, args.output.as_deref())?;
+    let say = |line: &str| {
+        if !args.quiet {
+            eprintln!("{line}");
+        }
+    };
+    if found.skipped_folders > 0 {
+        say(&format!(
+            "note: {} subfolder(s) left out; --recursive takes them too",
+            found.skipped_folders
+        ));
+    }
+    let out_dir = args.output.as_ref().and_then(|d| d.canonicalize().ok());
+    let naming = Naming {
+        out_dir: args.output.clone(),
+        suffix: args.suffix.clone(),
+        format: args.format.clone(),
+    };
+    let jobs = batch::plan(found.found, &naming, |root| {
+        out_dir.is_some() && root.canonicalize().ok() == out_dir
+    })?;
+    let total = jobs.len();
+    let mine = match shard {
+        Some((s, source)) => {
+            let mine = s.select(&jobs);
+            say(&format!(
+                "shard {s} (from {source}): {} of {total} files",
+                mine.len()
+            ));
+            mine
+        }
+        None => jobs,
+    };
+    if mine.is_empty() {
+        say("nothing to do: no videos or images found");
+    }
+    let split = batch::split_done(mine.clone(), args.overwrite, Path::is_file);
+    // A killed run leaves `name.partial.ext` behind; it is never a finished file, so remove it.
+    for j in split.done.iter().chain(&split.to_run) {
+        let _ = std::fs::remove_file(partial_path(&j.output));
+    }
+    if !split.done.is_empty() {
+        say(&format!(
+            "skipping {} file(s) already done (-y redoes them)",
+            split.done.len()
+        ));
+    }
+
+    let mut outcomes: HashMap<PathBuf, Outcome> = split
+        .done
+        .iter()
+        .map(|j| (j.output.clone(), Outcome::Skipped))
+        .collect();
+    if !split.to_run.is_empty() {
+        let (stylizer, provider) = load()?;
+        if !args.quiet {
+            eprintln!("using the {provider} execution provider");
+        }
+        let stylizer = SharedStylizer::new(stylizer);
+        let ran = run_jobs(args, &split.to_run, &stylizer, cancel);
+        for (j, o) in split.to_run.iter().zip(ran) {
+            outcomes.insert(j.output.clone(), o);
+        }
+    }
+
+    let ordered: Vec<(&Job, &Outcome)> = mine.iter().map(|j| (j, &outcomes[&j.output])).collect();
+    let summary = Summary::of(
+        ordered.iter().map(|(_, o)| *o),
+        started.elapsed().as_secs_f64(),
+    );
+    if total > 0 {
+        say(&summary.table());
+    }
+    if let Some(path) = &args.report {
+        let report = Report {
+            vstyle: env!("CARGO_PKG_VERSION"),
+            shard: shard.map(|(s, _)| s),
+            summary: &summary,
+            files: ordered
+                .iter()
+                .map(|(j, o)| FileReport {
+                    input: &j.input,
+                    output: &j.output,
+                    outcome: o,
+                })
+                .collect(),
+        };
+        write_report(path, &report)?;
+    }
+    if cancel.load(Ordering::SeqCst) {
+        return Err(Error::Cancelled);
+    }
+    if summary.failed > 0 {
+        return Err(Error::Other(format!(
+            "{} of {} file(s) failed",
+            summary.failed,
+            summary.total()
+        )));
+    }
+    Ok(())
+}
+
+/// Runs `jobs` with `--jobs` of them in flight; returns their outcomes in order.
+fn run_jobs(
+    args: &Args,
+    jobs: &[Job],
+    stylizer: &SharedStylizer,
+    cancel: &AtomicBool,
+) -> Vec<Outcome> {
+    let encode = match super::encode_options(args) {
+        Ok(e) => e,
+        Err(e) => {
+            // Checked when the arguments were read; kept as a failure of every file just in case.
+            let error = e.to_string();
+            return jobs
+                .iter()
+                .map(|_| Outcome::Failed {
+                    error: error.clone(),
+                })
+                .collect();
+        }
+    };
+    let adjust = super::adjust(args);
+    let show_bars = !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let terminal = show_bars.then(|| TerminalProgress::new(jobs.len()));
+    let progress: &dyn Progress = match &terminal {
+        Some(t) => t,
+        None => &NoProgress,
+    };
+    let print = |line: &str| match &terminal {
+        Some(t) => t.println(line),
+        None => eprintln!("{line}"),
+    };
+    let next = AtomicUsize::new(0);
+    let outcomes: Vec<Mutex<Outcome>> = jobs.iter().map(|_| Mutex::new(Outcome::NotRun)).collect();
+    let workers = (args.jobs as usize).clamp(1, jobs.len().max(1));
+    std::thread::scope(|scope| {
+        for w in 0..workers {
+            let (next, outcomes, print, encode) = (&next, &outcomes, &print, &encode);
+            std::thread::Builder::new()
+                .name(format!("file-{w}"))
+                .spawn_scoped(scope, move || {
+                    let mut stylizers: Vec<Box<dyn Stylizer>> = vec![Box::new(stylizer.clone())];
+                    loop {
+                        if cancel.load(Ordering::SeqCst) {
+                            return;
+                        }
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        let Some(job) = jobs.get(i) else { return };
+                        let result = prepare(job).and_then(|()| {
+                            stylize_file(
+                                job,
+                                &mut stylizers,
+                                encode,
+                                adjust,
+                                args.limit,
+                                cancel,
+                                progress,
+                            )
+                        });
+                        let outcome = match result {
+                            Ok(stats) => {
+                                if !args.quiet {
+                                    print(&format!(
+                                        "done: {} → {} ({} frames, {:.1} s)",
+                                        job.input.display(),
+                                        job.output.display(),
+                                        stats.frames,
+                                        stats.seconds
+                                    ));
+                                }
+                                Outcome::Done {
+                                    frames: stats.frames,
+                                    seconds: stats.seconds,
+                                }
+                            }
+                            Err(Error::Cancelled) => Outcome::Interrupted,
+                            Err(e) => {
+                                let error = reason(job, &e);
+                                print(&format!("error: {}: {error}", job.input.display()));
+                                Outcome::Failed { error }
+                            }
+                        };
+                        *outcomes[i].lock().expect("outcome slot poisoned") = outcome;
+                    }
+                })
+                .expect("spawn file thread");
+        }
+    });
+    outcomes
+        .into_iter()
+        .map(|o| o.into_inner().expect("outcome slot poisoned"))
+        .collect()
+}
+
+/// Makes the mirrored folder for one output and checks it may be written.
+fn prepare(job: &Job) -> Result<()> {
+    if let Some(dir) = job.output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::output(dir, format!("cannot create the folder ({e})")))?;
+    }
+    check_output(job, true)
+}
+
+/// Writes the report under a temporary name first, like the videos, so it is whole or absent.
+fn write_report(path: &Path, report: &Report<'_>) -> Result<()> {
+    let err =
+        |e: &dyn std::fmt::Display| Error::output(path, format!("cannot write the report ({e})"));
+    let temp = partial_path(path);
+    let text = serde_json::to_string_pretty(report).map_err(|e| err(&e))?;
+    std::fs::write(&temp, text + "\n").map_err(|e| err(&e))?;
+    std::fs::rename(&temp, path).map_err(|e| err(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_counts_each_outcome_and_the_finished_frames() {
+        let outcomes = [
+            Outcome::Done {
+                frames: 5,
+                seconds: 1.0,
+            },
+            Outcome::Done {
+                frames: 7,
+                seconds: 2.0,
+            },
+            Outcome::Skipped,
+            Outcome::Failed {
+                error: "file is empty".into(),
+            },
+        ];
+        let s = Summary::of(&outcomes, 6.0);
+        assert_eq!((s.done, s.skipped, s.failed, s.frames), (2, 1, 1, 12));
+        let t = s.table();
+        assert!(t.contains("done"), "{t}");
+        assert!(t.contains("20.0 files/min"), "{t}");
+        assert!(!t.contains("interrupted"), "{t}");
+        let s = Summary::of(&[Outcome::Interrupted, Outcome::NotRun], 1.0);
+        assert!(s.table().contains("not started"));
+    }
+
+    #[test]
+    fn failures_name_the_input_once() {
+        let job = Job {
+            input: "in/a.mp4".into(),
+            output: "out/a.mp4".into(),
+        };
+        assert_eq!(
+            reason(&job, &Error::input("in/a.mp4", "file is empty")),
+            "file is empty"
+        );
+        assert_eq!(
+            reason(
+                &job,
+                &Error::NoVideoStream {
+                    path: "in/a.mp4".into()
+                }
+            ),
+            "no video stream found"
+        );
+        assert!(reason(&job, &Error::output("out/a.mp4", "disk full")).contains("out/a.mp4"));
+    }
+
+    #[test]
+    fn outcomes_serialise_with_a_status_field() {
+        let o = Outcome::Done {
+            frames: 3,
+            seconds: 0.5,
+        };
+        let r = FileReport {
+            input: Path::new("a.mp4"),
+            output: Path::new("b.mp4"),
+            outcome: &o,
+        };
+        let v: serde_json::Value = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["status"], "done");
+        assert_eq!(v["frames"], 3);
+        assert_eq!(v["input"], "a.mp4");
+        let v = serde_json::to_value(Outcome::Failed { error: "x".into() }).unwrap();
+        assert_eq!(v["status"], "failed");
+        assert_eq!(v["error"], "x");
+    }
+}
