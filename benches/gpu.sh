@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The GPU measurements, as one prepared script for a lent GPU machine (CUDA + PyTorch/JAX image,
+# no network, files carried in). Stages, in the order given on the command line:
+#   probe   what the machine has (GPU, CUDA/cuDNN libraries, Python packages, FFmpeg/NVENC)
+#   ort     unpack the CUDA-enabled ONNX Runtime carried in .gpu/ort (see benches/README.md)
+#   check   one CUDA run of the TransformerNet-size model (fails fast if the provider is broken)
+#   train   models/gpu_train.sh (MINUTES, RUNS as there)
+#   infer   bare ONNX Runtime fps at 1280x720 and 1920x1080, fp32 and fp16, host vs device buffers
+#   e2e     vstyle end to end on carried clips (.gpu2: binary, trimmed FFmpeg libraries, clips)
+# Everything is logged to $OUT/gpu.log; the last lines are a summary.
+set -u
+OUT=${OUT:-/tmp/gpu-out}
+mkdir -p "$OUT"
+exec > >(tee -a "$OUT/gpu.log") 2>&1
+G=.gpu
+ORT=/tmp/vstyle-ort
+FF=/tmp/vstyle-ffmpeg
+MODEL=tests/data/transformer_net.onnx
+log() { echo "== $(date -u +%T) $*"; }
+unxz() { python3 -c 'import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"), 1 << 20)' "$1" "$2"; }
+
+site=$(python3 -c 'import site; print(site.getsitepackages()[0])')
+# CUDA 13, cuBLAS, cuDNN 9 and friends come with the image's PyTorch wheels.
+export LD_LIBRARY_PATH="$(ls -d "$site"/nvidia/*/lib "$site"/nvidia/*/*/lib 2>/dev/null | tr '\n' :)$ORT:$FF:${LD_LIBRARY_PATH:-}"
+export CUDA_MODULE_LOADING=LAZY
+
+for stage in "$@"; do
+  case $stage in
+    probe) log probe; bash $G/probe.sh ;;
+    ort)
+      log "unpack ONNX Runtime (CUDA)"; mkdir -p $ORT
+      for f in $G/ort/*.xz; do unxz "$f" "$ORT/$(basename "$f" .xz)"; done
+      cp $G/ort/*.so $ORT/; ls -la $ORT ;;
+    check)
+      log "CUDA check"; ORT_DYLIB_PATH=$ORT/libonnxruntime.so.1.31.1 timeout 180 $G/bin/ort_infer $MODEL --device cuda --size 1920x1080 --frames 5 ;;
+    train) log train; MINUTES=${MINUTES:-5.5} bash models/gpu_train.sh ;;
+    infer)
+      log "bare ONNX Runtime"
+      for m in $MODEL $G/transformer_net_fp16.onnx; do
+        ORT_DYLIB_PATH=$ORT/libonnxruntime.so.1.31.1 timeout 180 $G/bin/ort_infer "$m" --device cuda --size 1280x720 --size 1920x1080 --frames 60
+      done ;;
+    e2e)
+      log "vstyle end to end"; mkdir -p $FF; python3 -c 'import lzma,tarfile,sys; tarfile.open(fileobj=lzma.open(sys.argv[1])).extractall(sys.argv[2])' .gpu2/ffmpeg-libs.tar.xz $FF
+      ldd .gpu2/vstyle | grep "not found"
+      for clip in .gpu2/clip_1280x720.mp4 .gpu2/clip_1920x1080.mp4; do
+        for m in $MODEL $G/transformer_net_fp16.onnx; do
+          for codec in libx264 h264_nvenc; do
+            timeout 120 .gpu2/vstyle "$clip" -m "$m" -o /tmp/e2e.mp4 -y --device cuda \
+              --ort-lib $ORT/libonnxruntime.so.1.31.1 --codec $codec --preset fast -v 2>&1 | grep -vE "^\s*$" | tail -4
+            echo "   ($clip, $(basename "$m"), $codec)"
+          done
+        done
+      done ;;
+    *) echo "unknown stage $stage" ;;
+  esac
+done
+log done

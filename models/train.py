@@ -1,0 +1,385 @@
+#!/usr/bin/env python3
+"""Train a feed-forward style network (Johnson et al. 2016, "Perceptual losses") with JAX.
+
+    python models/train.py extract-vgg --out .cache/vgg16_conv1_10.npz
+    python models/train.py train --data PHOTOS_DIR --style the_scream.jpg --vgg .cache/vgg16_conv1_10.npz \
+        --minutes 6 --export scream.onnx --preview preview_dir --preview-images a.jpg b.jpg
+
+The transformer network is `transformer_net.py` (same parameter dict, so export is shared). The loss
+network is VGG16 conv_1..conv_10 (relu1_1..relu4_3) in the convention of `prepare_vgg.py`: RGB
+0..255 minus the Caffe means, post-ReLU features. `extract-vgg` copies just those ten convs out of
+`vgg16_features.onnx` into a ~30 MB .npz, small enough to carry to a GPU machine.
+
+Losses (the convention of Johnson's reference code, which used the same Caffe VGG16 on 0..255):
+  content = mean((F(y) - F(x))^2) at --content-layer
+  style   = sum over --style-layers of D(G(y), A), G = F.F^T / (C.H.W), A = style image's Gram,
+            D = mean((G - A)^2) over the CxC entries (--style-norm mean, default),
+                sum((G - A)^2)                     (--style-norm sum, plain squared Frobenius), or
+                sum((G - A)^2) / (L.|A|^2)         (--style-norm relative: scale-free per layer)
+  tv      = sum of squared neighbour differences of y (0..255), averaged over the batch
+  total   = content_weight.content + style_weight.style + tv_weight.tv
+Adam is scale-invariant, so only the ratios of the weights matter.
+
+Data augmentation (random crop with scale jitter, horizontal flip) runs inside the jitted step on
+the device, from photos held there as uint8 tiles: the host never feeds the accelerator.
+"""
+import argparse
+import csv
+import glob
+import json
+import os
+import shlex
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import transformer_net  # noqa: E402
+
+N_VGG = 10                      # conv_1..conv_10: enough for relu4_3, the deepest default layer
+POOL_AFTER = (2, 4, 7, 10)      # VGG16 max-pools (the one after conv_10 is never needed)
+IMAGE_EXT = (".jpg", ".jpeg", ".png")
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+# ---------------------------------------------------------------- loss network
+def extract_vgg(onnx_path, out_path, n=N_VGG, half=False):
+    """Copy mean + conv_1..conv_n weights of vgg16_features.onnx into an .npz; `half` stores
+    float16 (15 MB instead of 30, for the size limit of a GPU machine's file transfer; the
+    weights are cast back to float32 on load, and rounding them moves features by ~1e-3)."""
+    import onnx
+    from onnx import numpy_helper
+    m = onnx.load(onnx_path)
+    inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    keep = ["mean"] + [f"conv_{k}.{p}" for k in range(1, n + 1) for p in ("weight", "bias")]
+    missing = [k for k in keep if k not in inits]
+    if missing:
+        raise SystemExit(f"extract-vgg: error: {onnx_path} lacks {missing[:3]} (not made by prepare_vgg.py?)")
+    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+    dtype = np.float16 if half else np.float32
+    np.savez(out_path, **{k: inits[k].astype(dtype) for k in keep})
+    log(f"wrote {out_path} ({os.path.getsize(out_path) / 1e6:.1f} MB, conv_1..conv_{n})")
+
+
+def load_vgg(path):
+    """Arrays by name from an .npz (e.g. made by extract-vgg) or from an ONNX file's initializers."""
+    if path.endswith(".onnx"):
+        import onnx
+        from onnx import numpy_helper
+        return {t.name: numpy_helper.to_array(t) for t in onnx.load(path).graph.initializer}
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
+
+
+def vgg_features(vgg, x, layers):
+    """Post-ReLU activations {k: [N,C,H,W]} of conv_k for k in layers; x is RGB 0..255 NCHW."""
+    import jax
+    h = x - vgg["mean"]
+    out = {}
+    for k in range(1, max(layers) + 1):
+        h = jax.lax.conv_general_dilated(h, vgg[f"conv_{k}.weight"], (1, 1), ((1, 1), (1, 1)),
+                                         dimension_numbers=("NCHW", "OIHW", "NCHW"))
+        h = jax.nn.relu(h + vgg[f"conv_{k}.bias"][None, :, None, None])
+        if k in layers:
+            out[k] = h
+        if k in POOL_AFTER:
+            h = jax.lax.reduce_window(h, -np.inf, jax.lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+    return out
+
+
+def gram(f):
+    """F.F^T / (C.H.W) per image: [N,C,H,W] -> [N,C,C]."""
+    n, c, h, w = f.shape
+    f = f.reshape(n, c, h * w)
+    return (f @ f.transpose(0, 2, 1)) / (c * h * w)
+
+
+# ---------------------------------------------------------------- data
+def load_photos(folder, size):
+    """Every photo, short side resized to `size`, cut into size x size tiles (uint8 [P,S,S,3]).
+
+    Square tiles let one device array hold all photos; a landscape photo gives two overlapping
+    tiles (left-aligned and right-aligned) so nothing of it is lost.
+    """
+    from PIL import Image
+    files = sorted(f for f in glob.glob(os.path.join(folder, "*")) if f.lower().endswith(IMAGE_EXT))
+    if not files:
+        raise SystemExit(f"train: error: no .jpg/.jpeg/.png photos in {folder}")
+    tiles = []
+    for f in files:
+        im = Image.open(f).convert("RGB")
+        s = size / min(im.size)
+        im = im.resize((max(size, round(im.width * s)), max(size, round(im.height * s))), Image.BICUBIC)
+        a = np.asarray(im)
+        h, w = a.shape[:2]
+        for y, x in {(0, 0), (h - size, w - size)}:
+            tiles.append(a[y:y + size, x:x + size])
+    return np.stack(tiles), len(files)
+
+
+def load_image(path, long_side=None):
+    """RGB float32 [1,3,H,W] 0..255, optionally resized so its long side is `long_side`."""
+    from PIL import Image
+    try:
+        im = Image.open(path).convert("RGB")
+    except OSError as e:
+        raise SystemExit(f"train: error: cannot read image {path}: {e}")
+    if long_side:
+        s = long_side / max(im.size)
+        im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), Image.LANCZOS)
+    return np.asarray(im, np.float32).transpose(2, 0, 1)[None]
+
+
+def sample_batch(key, photos, batch, crop, min_scale):
+    """A batch of random crops, made on the device: uint8 tiles [P,S,S,3] -> float32 [B,3,crop,crop].
+
+    Each crop is a square window of side uniform in [max(crop, min_scale*S), S] at a random
+    position of a random tile, resized to crop x crop (antialiased bilinear; this is the scale
+    jitter) and flipped horizontally with probability 1/2.
+    """
+    import jax
+    import jax.numpy as jnp
+    n_photos, size = photos.shape[0], photos.shape[1]
+    k1, k2, k3, k4, k5 = jax.random.split(key, 5)
+    idx = jax.random.randint(k1, (batch,), 0, n_photos)
+    side = jax.random.uniform(k2, (batch,), minval=max(crop, min_scale * size), maxval=size)
+    y0 = jax.random.uniform(k3, (batch,)) * (size - side)
+    x0 = jax.random.uniform(k4, (batch,)) * (size - side)
+    flip = jax.random.bernoulli(k5, 0.5, (batch,))
+
+    def one(img, side, y0, x0, flip):
+        scale = crop / side
+        out = jax.image.scale_and_translate(img.astype(jnp.float32), (crop, crop, 3), (0, 1),
+                                            jnp.stack([scale, scale]), jnp.stack([-y0 * scale, -x0 * scale]),
+                                            "linear", antialias=True)
+        return jnp.where(flip, out[:, ::-1], out)
+
+    x = jax.vmap(one)(photos[idx], side, y0, x0, flip)
+    return jnp.clip(x, 0, 255).transpose(0, 3, 1, 2)
+
+
+# ---------------------------------------------------------------- training
+def make_step(a, vgg, style_grams):
+    import jax
+    import jax.numpy as jnp
+    layers = sorted(set(a.style_layers) | {a.content_layer})
+    n_style = len(a.style_layers)
+
+    def style_term(g, target):
+        d = ((g - target[None]) ** 2)
+        if a.style_norm == "mean":
+            return d.mean(axis=(1, 2)).mean()
+        per_image = d.sum(axis=(1, 2)).mean()
+        if a.style_norm == "relative":
+            return per_image / (n_style * (target ** 2).sum())
+        return per_image
+
+    def losses(params, x):
+        y = transformer_net.forward(params, x)
+        fy = vgg_features(vgg, y, layers)
+        # The input only needs the (shallow) content layer, and no gradient: a separate, short
+        # pass is ~35% cheaper than pushing x through the full differentiated pass with y.
+        fx = jax.lax.stop_gradient(vgg_features(vgg, x, [a.content_layer])[a.content_layer])
+        n = x.shape[0]
+        content = jnp.mean((fy[a.content_layer] - fx) ** 2)
+        style = sum(style_term(gram(fy[k]), style_grams[k]) for k in a.style_layers)
+        tv = (jnp.sum((y[:, :, 1:, :] - y[:, :, :-1, :]) ** 2) + jnp.sum((y[:, :, :, 1:] - y[:, :, :, :-1]) ** 2)) / n
+        total = a.content_weight * content + a.style_weight * style + a.tv_weight * tv
+        return total, (content, style, tv)
+
+    b1, b2, eps = 0.9, 0.999, 1e-8
+
+    @jax.jit
+    def step(params, opt, photos, key, t):
+        key, sub = jax.random.split(key)
+        x = sample_batch(sub, photos, a.batch, a.crop, a.min_scale)
+        (total, parts), grads = jax.value_and_grad(losses, has_aux=True)(params, x)
+        # Adam (Kingma & Ba), bias-corrected; written out to need nothing beyond jax.
+        m = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, opt["m"], grads)
+        v = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * g * g, opt["v"], grads)
+        lr = a.lr * jnp.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        params = jax.tree.map(lambda p, m, v: p - lr * m / (jnp.sqrt(v) + eps), params, m, v)
+        return params, {"m": m, "v": v}, key, (total,) + parts
+
+    return step, losses
+
+
+def train(a):
+    t_start = time.time()
+    import jax
+    import jax.numpy as jnp
+    log("command: " + " ".join(shlex.quote(s) for s in [sys.executable] + sys.argv))
+    log(f"jax {jax.__version__}, backend {jax.default_backend()}, devices {jax.devices()}")
+    log("settings: " + json.dumps({k: v for k, v in vars(a).items() if k != "func"}, sort_keys=True))
+    if a.crop > a.photo_size:
+        raise SystemExit("train: error: --crop must not exceed --photo-size")
+    if a.iters is None and a.minutes is None:
+        raise SystemExit("train: error: give --iters and/or --minutes")
+
+    vgg = {k: jnp.asarray(v.astype(np.float32)) for k, v in load_vgg(a.vgg).items()}
+    need = max(a.style_layers + [a.content_layer])
+    if f"conv_{need}.weight" not in vgg:
+        raise SystemExit(f"train: error: {a.vgg} has no conv_{need} (extract-vgg keeps conv_1..conv_{N_VGG})")
+    photos, n_files = load_photos(a.data, a.photo_size)
+    log(f"data: {n_files} photos -> {len(photos)} tiles of {a.photo_size}px ({photos.nbytes / 1e6:.0f} MB)")
+    photos = jax.device_put(photos)
+    style = jnp.asarray(load_image(a.style, a.style_size))
+    sf = vgg_features(vgg, style, a.style_layers)
+    style_grams = {k: gram(sf[k])[0] for k in a.style_layers}
+    log(f"style: {a.style} at {style.shape[3]}x{style.shape[2]}")
+
+    if a.init:
+        # A params .npz checkpoint, or an ONNX exported by transformer_net (its initializers
+        # carry the same names), so a run can continue from what an earlier run delivered.
+        fresh = transformer_net.init_params(a.seed)
+        src = load_vgg(a.init)  # reads .npz or ONNX initializers alike
+        missing = sorted(set(fresh) - set(src))
+        if missing:
+            raise SystemExit(f"train: error: {a.init} is not a TransformerNet (lacks {missing[0]})")
+        params = {k: src[k].astype(np.float32) for k in fresh}
+        log(f"init: parameters from {a.init}")
+    else:
+        params = transformer_net.init_params(a.seed)
+    params = {k: jnp.asarray(v) for k, v in params.items()}
+    opt = {"m": jax.tree.map(jnp.zeros_like, params), "v": jax.tree.map(jnp.zeros_like, params)}
+    step, _ = make_step(a, vgg, style_grams)
+    key = jax.random.key(a.seed)
+
+    os.makedirs(a.run_dir, exist_ok=True)
+    ckpt = os.path.join(a.run_dir, "params.npz")
+    csv_path = os.path.join(a.run_dir, "losses.csv")
+    fcsv = open(csv_path, "w", newline="")
+    w = csv.writer(fcsv)
+    w.writerow(["iter", "seconds", "it_per_s", "total", "content", "style", "tv",
+                "w_content", "w_style", "w_tv"])
+
+    def save_params(p):
+        tmp = ckpt + ".partial.npz"
+        np.savez(tmp, **{k: np.asarray(v) for k, v in p.items()})
+        os.replace(tmp, ckpt)
+
+    deadline = t_start + 60 * a.minutes if a.minutes is not None else float("inf")
+    it, t_loop, t_mark, it_mark, rate, parts = 0, time.time(), None, 0, 0.0, None
+    while (a.iters is None or it < a.iters) and time.time() < deadline:
+        it += 1
+        params, opt, key, parts = step(params, opt, photos, key, jnp.float32(it))
+        last = a.iters is not None and it == a.iters
+        if it == 1 or it % a.log_every == 0 or last:
+            total, c, s, tv = (float(v) for v in parts)   # blocks: also bounds the async queue
+            now = time.time()
+            if it == 1:
+                log(f"first step (includes compilation): {now - t_loop:.1f}s")
+                t_mark, it_mark = now, 1
+            elif now > t_mark:
+                rate = (it - it_mark) / (now - t_mark)
+            row = [it, round(now - t_start, 2), round(rate, 3), total, c, s, tv,
+                   a.content_weight * c, a.style_weight * s, a.tv_weight * tv]
+            w.writerow(row)
+            fcsv.flush()
+            log(f"iter {it:6d}  {rate:7.2f} it/s  total {total:.4g}  content {row[7]:.4g}  "
+                f"style {row[8]:.4g}  tv {row[9]:.4g}  (weighted)")
+            if not np.isfinite(total):
+                raise SystemExit("train: error: loss is not finite; lower --lr or the weights")
+        if a.checkpoint_every and it % a.checkpoint_every == 0:
+            save_params(params)
+    jax.block_until_ready(params)
+    elapsed = time.time() - t_loop
+    fcsv.close()
+    save_params(params)
+    summary = {"iters": it, "seconds": round(elapsed, 1), "it_per_s": round(rate, 3), "seed": a.seed,
+               "style_weight": a.style_weight, "checkpoint": ckpt, "csv": csv_path}
+    if parts is not None:  # None when the time ran out before the first step
+        summary.update(zip(["final_total", "final_content", "final_style", "final_tv"],
+                           [float(v) for v in parts]))
+    if a.export:
+        transformer_net.export_onnx({k: np.asarray(v) for k, v in params.items()}, a.export)
+        log(f"exported {a.export}")
+        summary["onnx"] = a.export
+        if a.preview:
+            summary["preview"] = make_previews(a.export, a.preview_images, a.preview, a.preview_size)
+    with open(os.path.join(a.run_dir, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    log("summary: " + json.dumps(summary))
+
+
+def make_previews(onnx_path, images, out_dir, long_side):
+    """Stylise `images` with the exported ONNX in onnxruntime (proves the export) and write
+    each result plus one contact sheet (top row inputs, bottom row outputs)."""
+    import onnxruntime as ort
+    from PIL import Image
+    os.makedirs(out_dir, exist_ok=True)
+    sess = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
+    pairs = []
+    for path in images:
+        x = load_image(path, long_side)
+        y = sess.run(["output"], {"input": x})[0]
+        to_img = lambda t: Image.fromarray(np.clip(t[0].transpose(1, 2, 0), 0, 255).round().astype(np.uint8))
+        src, out = to_img(x), to_img(y)
+        out.save(os.path.join(out_dir, os.path.splitext(os.path.basename(path))[0] + ".jpg"), quality=90)
+        pairs.append((src, out))
+    if not pairs:
+        return None
+    width = sum(s.width for s, _ in pairs)
+    height = max(s.height for s, _ in pairs)
+    sheet = Image.new("RGB", (width, 2 * height), "white")
+    x = 0
+    for src, out in pairs:
+        sheet.paste(src, (x, 0))
+        sheet.paste(out, (x, height))
+        x += src.width
+    sheet_path = os.path.join(out_dir, "contact_sheet.jpg")
+    sheet.save(sheet_path, quality=85)
+    log(f"previews: {len(pairs)} images and {sheet_path}")
+    return sheet_path
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Johnson-style feed-forward style transfer training (JAX).")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    ex = sub.add_parser("extract-vgg", help="copy conv_1..conv_10 of vgg16_features.onnx into an .npz")
+    ex.add_argument("--vgg", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "vgg16_features.onnx"))
+    ex.add_argument("--out", required=True)
+    ex.add_argument("--half", action="store_true", help="store float16 (half the size)")
+    ex.set_defaults(func=lambda a: extract_vgg(a.vgg, a.out, half=a.half))
+
+    tr = sub.add_parser("train", help="train a transformer network for one style image")
+    layers = lambda s: [int(t.strip().removeprefix("conv_")) for t in s.split(",")]
+    tr.add_argument("--data", required=True, help="folder of training photos")
+    tr.add_argument("--style", required=True, help="style image")
+    tr.add_argument("--vgg", required=True, help=".npz from extract-vgg, or vgg16_features.onnx")
+    tr.add_argument("--style-size", type=int, default=384, help="style image long side (px)")
+    tr.add_argument("--photo-size", type=int, default=512, help="photos' short side when loaded (px)")
+    tr.add_argument("--crop", type=int, default=256, help="training crop side (px)")
+    tr.add_argument("--min-scale", type=float, default=0.5,
+                    help="smallest crop window as a fraction of --photo-size (scale jitter)")
+    tr.add_argument("--batch", type=int, default=8)
+    tr.add_argument("--content-layer", type=lambda s: layers(s)[0], default=4)
+    tr.add_argument("--style-layers", type=layers, default=[2, 4, 7, 10])
+    tr.add_argument("--content-weight", type=float, default=1.0)
+    tr.add_argument("--style-weight", type=float, default=5.0)
+    tr.add_argument("--tv-weight", type=float, default=1e-6)
+    tr.add_argument("--style-norm", choices=["mean", "sum", "relative"], default="mean")
+    tr.add_argument("--lr", type=float, default=1e-3)
+    tr.add_argument("--iters", type=int, help="stop after this many iterations")
+    tr.add_argument("--minutes", type=float, help="stop after this much wall-clock time (from start)")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--init", help="start from a params .npz checkpoint or an exported .onnx")
+    tr.add_argument("--run-dir", default="run", help="losses.csv, params.npz, summary.json go here")
+    tr.add_argument("--log-every", type=int, default=50)
+    tr.add_argument("--checkpoint-every", type=int, default=1000)
+    tr.add_argument("--export", help="write the trained network as ONNX here")
+    tr.add_argument("--preview", help="folder for stylised --preview-images (needs --export)")
+    tr.add_argument("--preview-images", nargs="*", default=[])
+    tr.add_argument("--preview-size", type=int, default=512, help="previews' long side (px)")
+    tr.set_defaults(func=train)
+    a = ap.parse_args(argv)
+    a.func(a)
+
+
+if __name__ == "__main__":
+    main()
