@@ -105,7 +105,11 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64), help_heading = "Performance")]
     pub batch: u32,
 
-    /// CPU threads for the network [default: all cores].
+    /// Network sessions working at once [default: 1 on the CPU, 2 on CUDA].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=16), help_heading = "Performance")]
+    pub workers: Option<u32>,
+
+    /// CPU threads per network session [default: all cores, shared between workers].
     #[arg(long, value_name = "N", help_heading = "Performance")]
     pub threads: Option<usize>,
 
@@ -306,6 +310,11 @@ pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
         ));
     }
     if batch::is_batch(args) {
+        if args.workers.is_some() {
+            return Err(Error::Usage(
+                "--workers is for one file; in batch mode -j runs files side by side on one session".into(),
+            ));
+        }
         return batch::run(args, cancel, || load_stylizer(args));
     }
     let [input] = args.inputs.as_slice() else {
@@ -348,8 +357,7 @@ pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
     check_output(&job, args.overwrite)?;
     // Open the input first: a bad input is reported before the (slower) model load.
     Source::open(&job.input)?;
-    let (stylizer, provider) = load_stylizer(args)?;
-    let mut stylizers: Vec<Box<dyn Stylizer>> = vec![stylizer];
+    let (mut stylizers, provider) = load_stylizers(args, None)?;
     let encode = encode_options(args)?;
     let adjust = adjust(args);
     let show_bars = !args.quiet && std::io::stderr().is_terminal();
@@ -387,27 +395,49 @@ pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
     Ok(())
 }
 
-/// Loads the network the arguments name (once per run, whatever the number of files).
-/// Loads the model named by the arguments; returns it with the execution provider's name.
+/// Loads the network the arguments name (once per run, whatever the number of files); returns
+/// it with the execution provider's name.
 fn load_stylizer(args: &Args) -> Result<(Box<dyn Stylizer>, &'static str)> {
+    let (mut all, provider) = load_stylizers(args, Some(1))?;
+    Ok((all.remove(0), provider))
+}
+
+/// Loads one session per stylize worker. `workers: None` picks the default: one on the CPU,
+/// where a session already uses every core, and two on CUDA, where a second session keeps the
+/// GPU busy while the first converts and copies its frames.
+fn load_stylizers(
+    args: &Args,
+    workers: Option<usize>,
+) -> Result<(Vec<Box<dyn Stylizer>>, &'static str)> {
     let model = args
         .model
         .as_ref()
         .ok_or_else(|| Error::Usage("no style given: pass --model MODEL.onnx".into()))?;
     runtime::environment(args.ort_lib.as_deref())?;
-    let session = SessionOptions {
-        device: args.device,
-        threads: args.threads.unwrap_or_else(physical_cores),
+    let cores = physical_cores();
+    let wanted = workers.or(args.workers.map(|w| w as usize));
+    let load = |n: usize| {
+        let session = SessionOptions {
+            device: args.device,
+            // Workers share the cores on the CPU; on CUDA the threads only drive the GPU.
+            threads: args.threads.unwrap_or((cores / n).max(1)),
+        };
+        FeedForward::load(
+            model,
+            &FeedForwardOptions {
+                session,
+                batch: args.batch as usize,
+                max_side: args.max_side,
+            },
+        )
     };
-    let (ff, provider) = FeedForward::load(
-        model,
-        &FeedForwardOptions {
-            session,
-            batch: args.batch as usize,
-            max_side: args.max_side,
-        },
-    )?;
-    Ok((Box::new(ff), provider))
+    let (first, provider) = load(wanted.unwrap_or(1))?;
+    let n = wanted.unwrap_or(if provider == "CUDA" { 2 } else { 1 });
+    let mut all: Vec<Box<dyn Stylizer>> = vec![Box::new(first)];
+    for _ in 1..n {
+        all.push(Box::new(load(n)?.0));
+    }
+    Ok((all, provider))
 }
 
 fn adjust(args: &Args) -> Adjust {
