@@ -6,6 +6,7 @@
 //! (`--strength`) and keeping the input's colours (`--preserve-colors`).
 
 pub mod feedforward;
+pub mod optimize;
 
 use crate::error::Result;
 use crate::frame::Frame;
