@@ -29,7 +29,7 @@ fn options() -> OptimizeOptions {
         steps_next: 5,
         init: Init::Content,
         seed: 0,
-        size: 64,
+        size: Some(64),
         pool: Pool::Max,
     }
 }

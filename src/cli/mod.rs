@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 all done, 1 a file failed, 2 usage error, 130 interrupted.
 
+mod optimize;
 mod render;
 
 use std::io::IsTerminal;
@@ -19,15 +20,17 @@ use crate::pipeline::{self, PipelineOptions};
 use crate::progress::{Event, NoProgress, Progress};
 use crate::runtime::{self, Device, SessionOptions};
 use crate::stylize::feedforward::{FeedForward, FeedForwardOptions};
+use crate::stylize::optimize::Optimize;
 use crate::stylize::{Adjust, Stylizer};
+pub use optimize::{Mode, OptimizeArgs};
 use render::TerminalProgress;
 
 /// Stylize videos and images with neural style transfer.
 #[derive(Debug, Parser)]
 #[command(name = "vstyle", version, about, max_term_width = 100)]
 pub struct Args {
-    /// Input video or image.
-    #[arg(value_name = "INPUT", required = true, help_heading = "Input")]
+    /// Input video or image (none for a texture made from --style alone: --content-weight 0).
+    #[arg(value_name = "INPUT", help_heading = "Input")]
     pub inputs: Vec<PathBuf>,
 
     /// Stylize only the first N frames (for quick trials).
@@ -58,6 +61,11 @@ pub struct Args {
     #[arg(long, value_name = "FMT", help_heading = "Output")]
     pub pix_fmt: Option<String>,
 
+    /// Feed-forward network (--model) or optimisation against a style image (--style)
+    /// [default: whichever the flags given belong to].
+    #[arg(long, value_enum, help_heading = "Style")]
+    pub mode: Option<Mode>,
+
     /// Feed-forward style network (ONNX, float32 NCHW RGB 0..255 in and out).
     #[arg(short, long, value_name = "MODEL.onnx", help_heading = "Style")]
     pub model: Option<PathBuf>,
@@ -73,6 +81,9 @@ pub struct Args {
     /// Bound the processing resolution's longer side (the output keeps the input's size).
     #[arg(long, value_name = "PIXELS", value_parser = clap::value_parser!(u32).range(16..), help_heading = "Style")]
     pub max_side: Option<u32>,
+
+    #[command(flatten)]
+    pub optimize: OptimizeArgs,
 
     /// Where the networks run.
     #[arg(long, value_enum, default_value_t = Device::Auto, help_heading = "Performance")]
@@ -254,20 +265,44 @@ fn install_ctrl_c(cancel: &'static AtomicBool) {
 /// # Errors
 /// The first failure, as one line naming the file.
 pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
-    let [input] = args.inputs.as_slice() else {
-        return Err(Error::Other(
-            "give one input file (folders and several inputs come with batch mode)".into(),
-        ));
+    let mode = optimize::resolve_mode(
+        args.mode,
+        &optimize::FeedForwardGiven {
+            model: args.model.is_some(),
+            max_side: args.max_side.is_some(),
+            batch: args.batch != 1,
+        },
+        &args.optimize,
+    )?;
+    // A texture needs no content: the style image stands in as the input, whose frame the
+    // optimiser ignores, and the texture comes out at the processing size.
+    let texture_only =
+        mode == Mode::Optimize && args.optimize.content_weight() == 0.0 && args.inputs.is_empty();
+    let job = if texture_only {
+        let style = args.optimize.style.clone().ok_or_else(|| {
+            Error::Other("a texture is made from a style image: pass --style IMAGE".into())
+        })?;
+        Job {
+            output: args
+                .output
+                .clone()
+                .unwrap_or_else(|| optimize::texture_output(&style)),
+            input: style,
+        }
+    } else {
+        let [input] = args.inputs.as_slice() else {
+            return Err(Error::Other(if args.inputs.is_empty() {
+                "no input given (only a texture, --mode optimize --content-weight 0, needs none)"
+                    .into()
+            } else {
+                "give one input file (folders and several inputs come with batch mode)".into()
+            }));
+        };
+        Job {
+            input: input.clone(),
+            output: args.output.clone().unwrap_or_else(|| default_output(input)),
+        }
     };
-    let output = args.output.clone().unwrap_or_else(|| default_output(input));
-    let job = Job {
-        input: input.clone(),
-        output,
-    };
-    let model = args
-        .model
-        .as_ref()
-        .ok_or_else(|| Error::Other("no style given: pass --model MODEL.onnx".into()))?;
     check_output(&job, args.overwrite)?;
     // Open the input first: a bad input is reported before the (slower) model load.
     Source::open(&job.input)?;
@@ -276,15 +311,30 @@ pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
         device: args.device,
         threads: args.threads.unwrap_or_else(physical_cores),
     };
-    let (ff, provider) = FeedForward::load(
-        model,
-        &FeedForwardOptions {
-            session,
-            batch: args.batch as usize,
-            max_side: args.max_side,
-        },
-    )?;
-    let mut stylizers: Vec<Box<dyn Stylizer>> = vec![Box::new(ff)];
+    let (stylizer, provider): (Box<dyn Stylizer>, _) = match mode {
+        Mode::Feedforward => {
+            let model = args.model.as_ref().ok_or_else(|| {
+                Error::Other(
+                    "no style given: pass --model MODEL.onnx (or --style IMAGE to optimise)".into(),
+                )
+            })?;
+            let (ff, provider) = FeedForward::load(
+                model,
+                &FeedForwardOptions {
+                    session,
+                    batch: args.batch as usize,
+                    max_side: args.max_side,
+                },
+            )?;
+            (Box::new(ff), provider)
+        }
+        Mode::Optimize => {
+            let (opt, provider) = Optimize::load(&optimize::options(&args.optimize, session)?)?;
+            (Box::new(opt), provider)
+        }
+    };
+    // Optimisation mode warm-starts each frame from the previous one: one worker, in order.
+    let mut stylizers: Vec<Box<dyn Stylizer>> = vec![stylizer];
     let encode = encode_options(args)?;
     let adjust = Adjust {
         strength: args.strength,
@@ -381,12 +431,14 @@ pub fn stylize_file(
         } else {
             limit
         };
-        let sink = Sink::create(
-            &job.output,
-            &source.info,
-            &source.copyable_streams(),
-            encode,
-        )?;
+        let mut info = source.info.clone();
+        if stylizers[0].output_at_processing_size() {
+            // Written upright at the size it was made: nothing of the input's size is left in it.
+            (info.width, info.height) = (pw, ph);
+            info.quarter_turns = 0;
+            info.display_matrix = None;
+        }
+        let sink = Sink::create(&job.output, &info, &source.copyable_streams(), encode)?;
         pipeline::run(
             source,
             sink,

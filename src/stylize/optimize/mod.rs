@@ -85,8 +85,9 @@ pub struct OptimizeOptions {
     pub steps_next: u32,
     pub init: Init,
     pub seed: u64,
-    /// The processing resolution's longer side (frames and the style image are scaled down to it).
-    pub size: u32,
+    /// The processing resolution's longer side (frames and the style image are scaled down to
+    /// it); `None` picks 512 on CUDA and 256 on the CPU.
+    pub size: Option<u32>,
     pub pool: Pool,
 }
 
@@ -108,6 +109,11 @@ pub struct Targets {
     content: Option<(String, Tensor<f32>)>,
 }
 
+enum StyleImage<'a> {
+    File(&'a Path),
+    Pixels(&'a [f32], u32, u32),
+}
+
 struct Previous {
     width: u32,
     height: u32,
@@ -117,6 +123,8 @@ struct Previous {
 /// The optimisation-mode stylizer.
 pub struct Optimize {
     opts: OptimizeOptions,
+    /// The processing resolution's longer side.
+    size: u32,
     spec: LossSpec,
     /// Forward graph giving the content features and Gram matrices.
     targets: Option<Session>,
@@ -135,21 +143,7 @@ impl Optimize {
     /// A missing or unsuitable loss network, an unknown layer, a missing or unreadable style
     /// image, nothing to optimise, or an ONNX Runtime failure.
     pub fn load(opts: &OptimizeOptions) -> Result<(Self, &'static str)> {
-        let style = match (&opts.style, opts.style_weight != 0.0) {
-            (Some(path), true) => Some(load_picture(path, opts.size)?),
-            (None, true) => {
-                return Err(Error::Other(
-                    "a style weight above 0 needs a style image: pass --style IMAGE (or --style-weight 0 to reconstruct the content)".into(),
-                ));
-            }
-            (_, false) => None,
-        };
-        Self::with_style(
-            opts,
-            style
-                .as_ref()
-                .map(|(image, w, h)| (image.as_slice(), *w, *h)),
-        )
+        Self::build(opts, opts.style.as_deref().map(StyleImage::File))
     }
 
     /// As [`Optimize::load`], with the style image given as pixels (CHW float32 0..255,
@@ -160,6 +154,13 @@ impl Optimize {
     pub fn with_style(
         opts: &OptimizeOptions,
         style: Option<(&[f32], u32, u32)>,
+    ) -> Result<(Self, &'static str)> {
+        Self::build(opts, style.map(|(p, w, h)| StyleImage::Pixels(p, w, h)))
+    }
+
+    fn build(
+        opts: &OptimizeOptions,
+        style: Option<StyleImage<'_>>,
     ) -> Result<(Self, &'static str)> {
         let path = &opts.loss_net;
         let bytes = std::fs::read(path).map_err(|e| {
@@ -206,8 +207,13 @@ impl Optimize {
             .iter()
             .map(|&s| graph::gram_name(&net.layers[s].name))
             .collect();
+        // The CPU is several times slower per pixel: a smaller default keeps a run in minutes.
+        let size = opts
+            .size
+            .unwrap_or(if provider == "CUDA" { 512 } else { 256 });
         let mut me = Self {
             opts: opts.clone(),
+            size,
             spec,
             targets,
             loss,
@@ -216,8 +222,16 @@ impl Optimize {
             previous: None,
         };
         if !style_names.is_empty() {
-            let (image, w, h) = style
-                .ok_or_else(|| Error::Other("a style weight above 0 needs a style image".into()))?;
+            let (image, w, h) = match style {
+                Some(StyleImage::File(path)) => load_picture(path, me.size)?,
+                Some(StyleImage::Pixels(p, w, h)) => (p.to_vec(), w, h),
+                None => {
+                    return Err(Error::Other(
+                        "a style weight above 0 needs a style image: pass --style IMAGE (or --style-weight 0 to reconstruct the content)".into(),
+                    ));
+                }
+            };
+            let image = &image;
             let session = me
                 .targets
                 .as_mut()
@@ -355,7 +369,7 @@ impl Optimize {
 
 impl Stylizer for Optimize {
     fn processing_size(&self, width: u32, height: u32) -> (u32, u32) {
-        limit_side(width, height, Some(self.opts.size))
+        limit_side(width, height, Some(self.size))
     }
 
     fn stylize(&mut self, frames: &mut [Frame], progress: &dyn Progress) -> Result<()> {
@@ -411,6 +425,10 @@ impl Stylizer for Optimize {
 
     fn reset(&mut self) {
         self.previous = None;
+    }
+
+    fn output_at_processing_size(&self) -> bool {
+        self.spec.content_layer.is_none()
     }
 }
 
