@@ -15,14 +15,17 @@
 //! and handed to every run as the same tensors, never copied again.
 //!
 //! The optimiser is `argmin`'s L-BFGS with a More-Thuente line search (strong Wolfe
-//! conditions). It knows no bounds, and it needs none here: the pixels are optimised
-//! unconstrained and the result is clamped to 0..255, as jcjohnson/neural-style does. Evaluating
-//! the loss at the clamped image instead (so the optimiser sees `L(clamp(x))`) was tried and is
-//! worse: a pixel that a line-search step pushes out of range gets a zero gradient and stays
-//! there, and content reconstruction stalled near 20 dB PSNR where the unconstrained run reaches
-//! 48 dB. Runs stop after `steps` L-BFGS iterations (or when no step lowers the loss further);
-//! the gradient and cost tolerances are off, because the loss and its gradient are tiny in
-//! absolute terms and default tolerances stop some runs before the first step.
+//! conditions). It knows no bounds, so it works on free variables `v`, one per pixel value, with
+//! pixel = `127.5 (1 + tanh v)`: every point it tries is an image in 0..255, and the gradient
+//! with respect to `v` is exact (the chain rule through `tanh`). Two simpler ways were tried and
+//! dropped: evaluating the loss at the clamped image (the optimiser then sees `L(clamp(x))`)
+//! stalls, because a pixel that a line-search step pushes out of range gets a zero gradient and
+//! stays there (content reconstruction stopped near 20 dB PSNR); optimising unbounded pixels and
+//! clamping the result lets strong styles drive many pixels far out of range, and the clamped
+//! image lost most of what the optimiser had gained (its loss was 25 times the optimiser's).
+//! Runs stop after `steps` L-BFGS iterations (or when no step lowers the loss further); the
+//! gradient and cost tolerances are off, because the loss and its gradient are tiny in absolute
+//! terms and default tolerances stop some runs before the first step.
 //!
 //! For video, frame k > 0 starts from frame k − 1's result and gets `steps_next` iterations,
 //! which is faster and keeps consecutive frames alike; [`Stylizer::reset`] forgets that result
@@ -52,6 +55,10 @@ use crate::progress::{Event, Progress};
 use crate::runtime::{self, SessionOptions};
 use crate::stylize::{Stylizer, limit_side};
 pub use graph::{LossNetwork, LossSpec, Pool};
+
+/// The largest change of a free variable (see [`to_pixel`]) in the first L-BFGS trial step:
+/// about 13 grey levels for a mid-grey pixel.
+const FIRST_STEP: f64 = 0.1;
 
 /// Correction pairs L-BFGS keeps. Ten is the usual choice (SciPy's default); more pairs cost
 /// memory (two images each) for little gain on this problem.
@@ -322,12 +329,25 @@ impl Optimize {
             style: &self.style_targets,
             cache: RefCell::new(Vec::new()),
             evaluations: &evaluations,
+            scale: Cell::new(1.0),
             iteration: iteration.clone(),
             steps,
             report,
         };
-        let x0: Vec<f64> = init.iter().map(|&v| f64::from(v)).collect();
+        let x0: Vec<f64> = init.iter().map(|&v| to_free(f64::from(v))).collect();
         let (c0, g0) = objective.evaluate(&x0).map_err(from_argmin)?;
+        // The first L-BFGS step has no curvature to go by and tries a step of the raw gradient,
+        // which for these losses (up to 1e12) is absurdly long; the line search then cannot
+        // shrink it enough. Scaling the loss so the largest gradient entry is FIRST_STEP makes
+        // that trial sensible; later steps are scale-free (L-BFGS rescales by its history).
+        let largest = g0.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+        let scale = if largest > 0.0 {
+            FIRST_STEP / largest
+        } else {
+            1.0
+        };
+        objective.scale.set(scale);
+        let (c0, g0) = (c0 * scale, g0.iter().map(|g| g * scale).collect::<Vec<_>>());
         let mut best = (c0, x0.clone());
         let mut iterations = 0;
         if steps > 0 {
@@ -358,9 +378,9 @@ impl Optimize {
             }
         }
         Ok(Outcome {
-            image: best.1.iter().map(|&v| v.clamp(0.0, 255.0) as f32).collect(),
-            initial_loss: c0,
-            loss: best.0,
+            image: best.1.iter().map(|&v| to_pixel(v) as f32).collect(),
+            initial_loss: c0 / scale,
+            loss: best.0 / scale,
             iterations,
             evaluations: evaluations.get(),
         })
@@ -398,7 +418,7 @@ impl Stylizer for Optimize {
             };
             let outcome =
                 self.minimise(&init, w, h, &targets, steps, Some((progress, frame.index)))?;
-            tracing::debug!(
+            tracing::info!(
                 "frame {}: loss {:.4e} → {:.4e} in {} iterations, {} evaluations",
                 frame.index,
                 outcome.initial_loss,
@@ -521,6 +541,20 @@ fn loss_inputs<'v>(
     inputs
 }
 
+/// Half of the pixel range: pixels are `127.5 (1 + tanh v)` of the free variables `v`.
+const PIXEL_HALF_RANGE: f64 = 127.5;
+
+/// The pixel value (0..255, never outside) of a free variable.
+fn to_pixel(v: f64) -> f64 {
+    PIXEL_HALF_RANGE * (1.0 + v.tanh())
+}
+
+/// The free variable of a pixel value; values at or beyond the ends of the range are taken half
+/// a level inside, where the map is still steep enough to move.
+fn to_free(pixel: f64) -> f64 {
+    (pixel.clamp(0.5, 254.5) / PIXEL_HALF_RANGE - 1.0).atanh()
+}
+
 fn from_argmin(e: argmin::core::Error) -> Error {
     match e.downcast::<Error>() {
         Ok(e) => e,
@@ -528,7 +562,8 @@ fn from_argmin(e: argmin::core::Error) -> Error {
     }
 }
 
-/// What the optimiser minimises: the loss at the image, one graph run per new point.
+/// What the optimiser minimises: the loss at the image the free variables give, one graph run
+/// per new point.
 struct Objective<'a> {
     session: RefCell<&'a mut Session>,
     /// The image input, allocated once and overwritten for each evaluation.
@@ -539,6 +574,8 @@ struct Objective<'a> {
     /// same point, and L-BFGS asks again for the gradient where the line search stopped.
     cache: RefCell<Vec<Evaluation>>,
     evaluations: &'a Cell<u32>,
+    /// The factor the optimiser sees the loss multiplied by (see [`Optimize::minimise`]).
+    scale: Cell<f64>,
     iteration: Arc<AtomicU64>,
     steps: u32,
     report: Option<(&'a dyn Progress, u64)>,
@@ -556,8 +593,9 @@ const CACHED: usize = 3;
 
 impl Objective<'_> {
     fn evaluate(&self, x: &[f64]) -> std::result::Result<(f64, Vec<f64>), argmin::core::Error> {
+        let scale = self.scale.get();
         if let Some(e) = self.cache.borrow().iter().find(|e| e.x == x) {
-            return Ok((e.cost, e.grad.clone()));
+            return Ok((e.cost * scale, e.grad.iter().map(|g| g * scale).collect()));
         }
         let (cost, grad) = self.run(x).map_err(argmin::core::Error::new)?;
         self.evaluations.set(self.evaluations.get() + 1);
@@ -574,26 +612,35 @@ impl Objective<'_> {
         if cache.len() == CACHED {
             cache.remove(0);
         }
+        let scaled = (cost * scale, grad.iter().map(|g| g * scale).collect());
         cache.push(Evaluation {
             x: x.to_vec(),
             cost,
-            grad: grad.clone(),
+            grad,
         });
-        Ok((cost, grad))
+        Ok(scaled)
     }
 
     fn run(&self, x: &[f64]) -> Result<(f64, Vec<f64>)> {
         let mut image = self.image.borrow_mut();
         let (_, pixels) = image.extract_tensor_mut();
         for (p, &v) in pixels.iter_mut().zip(x) {
-            *p = v as f32;
+            *p = to_pixel(v) as f32;
         }
         let inputs = loss_inputs(&image, self.targets, self.style);
         let mut session = self.session.borrow_mut();
         let outputs = session.run(inputs)?;
         let (_, loss) = outputs[graph::LOSS].try_extract_tensor::<f32>()?;
         let (_, grad) = outputs[graph::GRAD].try_extract_tensor::<f32>()?;
-        let grad = grad.iter().map(|&g| f64::from(g)).collect();
+        // The chain rule through `to_pixel`: d pixel / d v = 127.5 (1 − tanh² v).
+        let grad = grad
+            .iter()
+            .zip(x)
+            .map(|(&g, &v)| {
+                let t = v.tanh();
+                f64::from(g) * PIXEL_HALF_RANGE * (1.0 - t * t)
+            })
+            .collect();
         Ok((f64::from(loss[0]), grad))
     }
 }
