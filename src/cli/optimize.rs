@@ -21,7 +21,7 @@ pub enum Mode {
 const LOSS_NET: &str = "models/vgg16_features.onnx";
 
 /// Flags of `--mode optimize`. All are options without clap defaults, so that a flag given in
-/// the other mode can be told from one left out; the defaults are applied in [`options`].
+/// the other mode can be told from one left out; the defaults are applied in `options`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct OptimizeArgs {
     /// Style image for optimisation mode (implies --mode optimize).

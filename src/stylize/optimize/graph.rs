@@ -15,7 +15,7 @@
 //! - ReLU's derivative is a mask: the gradient passes where the layer's output is positive.
 //! - A convolution's input gradient is a `ConvTranspose` with the same weights and padding.
 //! - Max pooling routes the gradient back to the position of each window's maximum (`MaxPool`'s
-//!   indices and `MaxUnpool`); average pooling ([`Pool::Average`], which Gatys et al. recommend)
+//!   indices and `MaxUnpool`); average pooling ([`Pool::Avg`], which Gatys et al. recommend)
 //!   spreads it evenly over the window.
 //! - The loss terms' gradients are closed-form (see [`LossSpec`] for the conventions).
 //!
@@ -26,7 +26,7 @@
 //! Both stop at the deepest layer any loss term uses.
 //!
 //! The loss network must be "prepared" like `models/vgg16_features.onnx` (see `models/README.md`):
-//! an input `image` [1,3,H,W] in RGB 0..255, `Sub(image, mean)`, then a chain of
+//! an input `image` `[1,3,H,W]` in RGB 0..255, `Sub(image, mean)`, then a chain of
 //! `Conv → Relu [→ MaxPool 2x2]`; each `Relu`'s output names the layer (`conv_1`, `conv_2`, …).
 //! Any depth works (VGG16 has 13 such layers, VGG19 16).
 
