@@ -10,9 +10,9 @@ pub enum Event<'a> {
     FileStarted { input: &'a Path, frames: u64 },
     /// One more frame was written to the output.
     FrameDone { input: &'a Path, index: u64 },
-    /// One inner step of the optimisation of frame `index`.
+    /// One evaluation during the optimisation of frame `index`, in L-BFGS iteration `step` of
+    /// `of`; it belongs to the file being stylized (one file runs at a time).
     OptimizeStep {
-        input: &'a Path,
         index: u64,
         step: u32,
         of: u32,

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use ort::environment::Environment;
 use ort::session::Session;
-use ort::session::builder::GraphOptimizationLevel;
+use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 
 use crate::error::{Error, Result};
 
@@ -107,6 +107,39 @@ pub fn session(
     model: &Path,
     opts: &SessionOptions,
 ) -> Result<(Session, &'static str)> {
+    let (mut builder, provider) = builder(env, model, opts)?;
+    if !model.is_file() {
+        return Err(Error::model(model, "no such file"));
+    }
+    let session = builder
+        .commit_from_file(model)
+        .map_err(|e| Error::model(model, e.message()))?;
+    Ok((session, provider))
+}
+
+/// Builds a session for a model held in memory (one vstyle generated); `name` is what error
+/// messages call it.
+///
+/// # Errors
+/// As [`session`].
+pub fn session_from_memory(
+    env: &Environment,
+    name: &Path,
+    model: &[u8],
+    opts: &SessionOptions,
+) -> Result<(Session, &'static str)> {
+    let (mut builder, provider) = builder(env, name, opts)?;
+    let session = builder
+        .commit_from_memory(model)
+        .map_err(|e| Error::model(name, e.message()))?;
+    Ok((session, provider))
+}
+
+fn builder(
+    env: &Environment,
+    model: &Path,
+    opts: &SessionOptions,
+) -> Result<(SessionBuilder, &'static str)> {
     let model_err = |e: ort::Error| Error::model(model, e.message());
     let mut builder = Session::builder(env)
         .map_err(model_err)?
@@ -145,11 +178,7 @@ pub fn session(
             Err(_) => "CPU",
         },
     };
-    if !model.is_file() {
-        return Err(Error::model(model, "no such file"));
-    }
-    let session = builder.commit_from_file(model).map_err(model_err)?;
-    Ok((session, provider))
+    Ok((builder, provider))
 }
 
 #[cfg(feature = "cuda")]

@@ -5,6 +5,7 @@
 //! 2 usage error, 130 interrupted.
 
 mod batch;
+mod optimize;
 mod render;
 
 use std::io::IsTerminal;
@@ -23,15 +24,18 @@ use crate::pipeline::{self, PipelineOptions};
 use crate::progress::{Event, NoProgress, Progress};
 use crate::runtime::{self, Device, SessionOptions};
 use crate::stylize::feedforward::{FeedForward, FeedForwardOptions};
+use crate::stylize::optimize::Optimize;
 use crate::stylize::{Adjust, Stylizer};
+pub use optimize::{Mode, OptimizeArgs};
 use render::TerminalProgress;
 
 /// Stylize videos and images with neural style transfer.
 #[derive(Debug, Parser)]
 #[command(name = "vstyle", version, about, max_term_width = 100)]
 pub struct Args {
-    /// Input videos, images or folders (several make a batch).
-    #[arg(value_name = "INPUT", required = true, help_heading = "Input")]
+    /// Input videos, images or folders (several make a batch; none for a texture made from
+    /// --style alone with --content-weight 0).
+    #[arg(value_name = "INPUT", help_heading = "Input")]
     pub inputs: Vec<PathBuf>,
 
     /// Take the videos and images in subfolders too (the output folder mirrors the tree).
@@ -81,6 +85,11 @@ pub struct Args {
     #[arg(long, value_name = "FMT", help_heading = "Output")]
     pub pix_fmt: Option<String>,
 
+    /// Feed-forward network (--model) or optimisation against a style image (--style)
+    /// [default: whichever the flags given belong to].
+    #[arg(long, value_enum, help_heading = "Style")]
+    pub mode: Option<Mode>,
+
     /// Feed-forward style network (ONNX, float32 NCHW RGB 0..255 in and out).
     #[arg(short, long, value_name = "MODEL.onnx", help_heading = "Style")]
     pub model: Option<PathBuf>,
@@ -96,6 +105,9 @@ pub struct Args {
     /// Bound the processing resolution's longer side (the output keeps the input's size).
     #[arg(long, value_name = "PIXELS", value_parser = clap::value_parser!(u32).range(16..), help_heading = "Style")]
     pub max_side: Option<u32>,
+
+    #[command(flatten)]
+    pub optimize: OptimizeArgs,
 
     /// Where the networks run.
     #[arg(long, value_enum, default_value_t = Device::Auto, help_heading = "Performance")]
@@ -304,12 +316,26 @@ fn install_ctrl_c(cancel: &'static AtomicBool) {
 /// # Errors
 /// The first failure, as one line naming the file.
 pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
-    if args.model.is_none() {
+    let mode = optimize::resolve_mode(
+        args.mode,
+        &optimize::FeedForwardGiven {
+            model: args.model.is_some(),
+            max_side: args.max_side.is_some(),
+            batch: args.batch != 1,
+        },
+        &args.optimize,
+    )?;
+    if mode == Mode::Feedforward && args.model.is_none() {
         return Err(Error::Usage(
-            "no style given: pass --model MODEL.onnx".into(),
+            "no style given: pass --model MODEL.onnx (or --style IMAGE to optimise)".into(),
         ));
     }
     if batch::is_batch(args) {
+        if mode == Mode::Optimize {
+            return Err(Error::Usage(
+                "batch mode runs feed-forward models (--model); optimise one file at a time".into(),
+            ));
+        }
         if args.workers.is_some() {
             return Err(Error::Usage(
                 "--workers is for one file; in batch mode -j runs files side by side on one session".into(),
@@ -317,9 +343,6 @@ pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
         }
         return batch::run(args, cancel, || load_stylizer(args));
     }
-    let [input] = args.inputs.as_slice() else {
-        unreachable!("several inputs are batch mode");
-    };
     for (given, flag) in [
         (args.recursive, "--recursive"),
         (args.shard.is_some(), "--shard"),
@@ -332,32 +355,71 @@ pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
             )));
         }
     }
-    let output = match &args.output {
-        Some(o) if args.suffix.is_some() || args.format.is_some() => {
-            return Err(Error::Usage(format!(
-                "-o {o:?} names the output already; --suffix and --format name outputs in batch mode"
-            )));
+    // A texture needs no content: the style image stands in as the input, whose frame the
+    // optimiser ignores, and the texture comes out at the processing size.
+    let texture_only =
+        mode == Mode::Optimize && args.optimize.content_weight() == 0.0 && args.inputs.is_empty();
+    let job = if texture_only {
+        let style = args.optimize.style.clone().ok_or_else(|| {
+            Error::Usage("a texture is made from a style image: pass --style IMAGE".into())
+        })?;
+        Job {
+            output: args
+                .output
+                .clone()
+                .unwrap_or_else(|| optimize::texture_output(&style)),
+            input: style,
         }
-        Some(o) => o.clone(),
-        None if args.suffix.is_some() || args.format.is_some() => {
-            let found = crate::batch::discover(std::slice::from_ref(input), false, None)?;
-            let naming = crate::batch::Naming {
-                out_dir: None,
-                suffix: args.suffix.clone(),
-                format: args.format.clone(),
-            };
-            crate::batch::output_path(&found.found[0], &naming, false)
+    } else {
+        let [input] = args.inputs.as_slice() else {
+            return Err(Error::Usage(
+                "no input given (only a texture, --mode optimize --content-weight 0, needs none)"
+                    .into(),
+            ));
+        };
+        let output = match &args.output {
+            Some(o) if args.suffix.is_some() || args.format.is_some() => {
+                return Err(Error::Usage(format!(
+                    "-o {o:?} names the output already; --suffix and --format name outputs in batch mode"
+                )));
+            }
+            Some(o) => o.clone(),
+            None if args.suffix.is_some() || args.format.is_some() => {
+                let found = crate::batch::discover(std::slice::from_ref(input), false, None)?;
+                let naming = crate::batch::Naming {
+                    out_dir: None,
+                    suffix: args.suffix.clone(),
+                    format: args.format.clone(),
+                };
+                crate::batch::output_path(&found.found[0], &naming, false)
+            }
+            None => default_output(input),
+        };
+        Job {
+            input: input.clone(),
+            output,
         }
-        None => default_output(input),
-    };
-    let job = Job {
-        input: input.clone(),
-        output,
     };
     check_output(&job, args.overwrite)?;
     // Open the input first: a bad input is reported before the (slower) model load.
     Source::open(&job.input)?;
-    let (mut stylizers, provider) = load_stylizers(args, None)?;
+    let (mut stylizers, provider) = match mode {
+        Mode::Feedforward => load_stylizers(args, None)?,
+        Mode::Optimize => {
+            if args.workers.is_some_and(|w| w > 1) {
+                return Err(Error::Usage(
+                    "--workers: optimisation starts each frame from the previous one, so it runs one worker".into(),
+                ));
+            }
+            runtime::environment(args.ort_lib.as_deref())?;
+            let session = SessionOptions {
+                device: args.device,
+                threads: args.threads.unwrap_or_else(physical_cores),
+            };
+            let (opt, provider) = Optimize::load(&optimize::options(&args.optimize, session)?)?;
+            (vec![Box::new(opt) as Box<dyn Stylizer>], provider)
+        }
+    };
     let encode = encode_options(args)?;
     let adjust = adjust(args);
     let show_bars = !args.quiet && std::io::stderr().is_terminal();
@@ -503,12 +565,14 @@ pub fn stylize_file(
         } else {
             limit
         };
-        let sink = Sink::create(
-            &job.output,
-            &source.info,
-            &source.copyable_streams(),
-            encode,
-        )?;
+        let mut info = source.info.clone();
+        if stylizers[0].output_at_processing_size() {
+            // Written upright at the size it was made: nothing of the input's size is left in it.
+            (info.width, info.height) = (pw, ph);
+            info.quarter_turns = 0;
+            info.display_matrix = None;
+        }
+        let sink = Sink::create(&job.output, &info, &source.copyable_streams(), encode)?;
         pipeline::run(
             source,
             sink,

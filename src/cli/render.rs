@@ -106,14 +106,16 @@ impl Progress for TerminalProgress {
                 })
             }
             Event::OptimizeStep {
-                input,
                 index,
                 step,
                 of,
                 loss,
-            } => self.with_bar(input, |bar| {
-                bar.set_message(format!("frame {index} step {step}/{of} loss {loss:.4e},"));
-            }),
+            } => {
+                // Files run one at a time, so the step belongs to the one bar there is.
+                for bar in self.bars.lock().expect("bars poisoned").values() {
+                    bar.set_message(format!("frame {index} step {step}/{of} loss {loss:.4e},"));
+                }
+            }
             Event::FileFinished { input, .. } | Event::FileFailed { input, .. } => {
                 if let Some(bar) = self.bars.lock().expect("bars poisoned").remove(input) {
                     bar.finish_and_clear();

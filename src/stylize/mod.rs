@@ -6,6 +6,7 @@
 //! (`--strength`) and keeping the input's colours (`--preserve-colors`).
 
 pub mod feedforward;
+pub mod optimize;
 pub mod shared;
 
 use crate::error::Result;
@@ -30,6 +31,12 @@ pub trait Stylizer: Send {
 
     /// Called before the first frame of each new input file (optimisation mode drops its warm start).
     fn reset(&mut self) {}
+
+    /// True when the result owes nothing to the input's pixels (texture synthesis), so the output
+    /// is written at the processing size rather than scaled back to the input's.
+    fn output_at_processing_size(&self) -> bool {
+        false
+    }
 }
 
 /// Scales `(width, height)` down so the longer side is at most `max_side` (never up).

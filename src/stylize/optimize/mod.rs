@@ -1,0 +1,678 @@
+//! Optimisation mode (Gatys et al. 2016): each frame's pixels are optimised with L-BFGS until its
+//! deep features match the content frame's and its feature correlations (Gram matrices) match
+//! the style image's. Content weight 0 gives texture synthesis, style weight 0 content
+//! reconstruction.
+//!
+//! ```text
+//! style image ─ targets graph ─▶ Gram targets (once per run) ─┐
+//! frame ──────── targets graph ─▶ content target (per frame) ──┼─▶ loss graph ─▶ loss, grad ─▶ L-BFGS
+//!                         image being optimised ───────────────┘        ▲                      │
+//!                                                                       └──────────────────────┘
+//! ```
+//!
+//! Both graphs are generated at load time from the loss network's layers ([`graph`]), so one
+//! ONNX Runtime run gives one evaluation of the loss and its gradient. The targets are made once
+//! and handed to every run as the same tensors, never copied again.
+//!
+//! The optimiser is `argmin`'s L-BFGS with a More-Thuente line search (strong Wolfe
+//! conditions). It knows no bounds, so it works on free variables `v`, one per pixel value, with
+//! pixel = `127.5 (1 + tanh v)`: every point it tries is an image in 0..255, and the gradient
+//! with respect to `v` is exact (the chain rule through `tanh`). Two simpler ways were tried and
+//! dropped: evaluating the loss at the clamped image (the optimiser then sees `L(clamp(x))`)
+//! stalls, because a pixel that a line-search step pushes out of range gets a zero gradient and
+//! stays there (content reconstruction stopped near 20 dB PSNR); optimising unbounded pixels and
+//! clamping the result lets strong styles drive many pixels far out of range, and the clamped
+//! image lost most of what the optimiser had gained (its loss was 25 times the optimiser's).
+//! Runs stop after `steps` L-BFGS iterations (or when no step lowers the loss further); the
+//! gradient and cost tolerances are off, because the loss and its gradient are tiny in absolute
+//! terms and default tolerances stop some runs before the first step.
+//!
+//! For video, frame k > 0 starts from frame k − 1's result and gets `steps_next` iterations,
+//! which is faster and keeps consecutive frames alike; [`Stylizer::reset`] forgets that result
+//! between files. That dependency is why the stylizer runs as a single worker.
+
+pub mod graph;
+pub mod onnx_proto;
+
+use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use argmin::core::observers::{Observe, ObserverMode};
+use argmin::core::{CostFunction, Executor, Gradient, IterState, KV, State};
+use argmin::solver::linesearch::MoreThuenteLineSearch;
+use argmin::solver::quasinewton::LBFGS;
+use ort::session::{Session, SessionInputValue};
+use ort::value::Tensor;
+use prost::Message;
+
+use crate::decode::Source;
+use crate::error::{Error, Result};
+use crate::frame::{Frame, chw_to_rgb_cropped, rgb_to_chw_padded};
+use crate::progress::{Event, Progress};
+use crate::runtime::{self, SessionOptions};
+use crate::stylize::{Stylizer, limit_side};
+pub use graph::{LossNetwork, LossSpec, Pool};
+
+/// The largest change of a free variable (see [`to_pixel`]) in the first L-BFGS trial step:
+/// about 13 grey levels for a mid-grey pixel.
+const FIRST_STEP: f64 = 0.1;
+
+/// Correction pairs L-BFGS keeps. Ten is the usual choice (SciPy's default); more pairs cost
+/// memory (two images each) for little gain on this problem.
+const HISTORY: usize = 10;
+
+/// Where the optimisation starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Init {
+    /// The content image (style transfer).
+    Content,
+    /// Seeded uniform noise (texture synthesis, content reconstruction).
+    Noise,
+}
+
+/// Everything that shapes an optimisation run.
+#[derive(Debug, Clone)]
+pub struct OptimizeOptions {
+    pub session: SessionOptions,
+    /// The prepared loss network (`models/vgg16_features.onnx`).
+    pub loss_net: PathBuf,
+    /// The style image; needed when `style_weight > 0`.
+    pub style: Option<PathBuf>,
+    pub content_layer: String,
+    pub style_layers: Vec<String>,
+    pub content_weight: f32,
+    pub style_weight: f32,
+    pub tv_weight: f32,
+    /// L-BFGS iterations for a still image or a video's first frame.
+    pub steps: u32,
+    /// L-BFGS iterations for each later frame, which starts from the previous result.
+    pub steps_next: u32,
+    pub init: Init,
+    pub seed: u64,
+    /// The processing resolution's longer side (frames and the style image are scaled down to
+    /// it); `None` picks 512 on CUDA and 256 on the CPU.
+    pub size: Option<u32>,
+    pub pool: Pool,
+}
+
+/// The result of one optimisation.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The optimised image, CHW float32 in 0..255.
+    pub image: Vec<f32>,
+    pub initial_loss: f64,
+    pub loss: f64,
+    /// L-BFGS iterations done.
+    pub iterations: u64,
+    /// Runs of the loss graph (line searches may take more than one per iteration).
+    pub evaluations: u32,
+}
+
+/// The loss graph's inputs besides the image, for one content image.
+pub struct Targets {
+    content: Option<(String, Tensor<f32>)>,
+}
+
+enum StyleImage<'a> {
+    File(&'a Path),
+    Pixels(&'a [f32], u32, u32),
+}
+
+struct Previous {
+    width: u32,
+    height: u32,
+    image: Vec<f32>,
+}
+
+/// The optimisation-mode stylizer.
+pub struct Optimize {
+    opts: OptimizeOptions,
+    /// The processing resolution's longer side.
+    size: u32,
+    spec: LossSpec,
+    /// Forward graph giving the content features and Gram matrices.
+    targets: Option<Session>,
+    /// Loss-and-gradient graph.
+    loss: Session,
+    style_targets: Vec<(String, Tensor<f32>)>,
+    content_name: Option<String>,
+    previous: Option<Previous>,
+}
+
+impl Optimize {
+    /// Reads the loss network, builds and loads both graphs, and computes the style targets from
+    /// `opts.style`.
+    ///
+    /// # Errors
+    /// A missing or unsuitable loss network, an unknown layer, a missing or unreadable style
+    /// image, nothing to optimise, or an ONNX Runtime failure.
+    pub fn load(opts: &OptimizeOptions) -> Result<(Self, &'static str)> {
+        Self::build(opts, opts.style.as_deref().map(StyleImage::File))
+    }
+
+    /// As [`Optimize::load`], with the style image given as pixels (CHW float32 0..255,
+    /// `width x height`) instead of `opts.style`.
+    ///
+    /// # Errors
+    /// As [`Optimize::load`].
+    pub fn with_style(
+        opts: &OptimizeOptions,
+        style: Option<(&[f32], u32, u32)>,
+    ) -> Result<(Self, &'static str)> {
+        Self::build(opts, style.map(|(p, w, h)| StyleImage::Pixels(p, w, h)))
+    }
+
+    fn build(
+        opts: &OptimizeOptions,
+        style: Option<StyleImage<'_>>,
+    ) -> Result<(Self, &'static str)> {
+        let path = &opts.loss_net;
+        let bytes = std::fs::read(path).map_err(|e| {
+            Error::model(
+                path,
+                format!(
+                    "cannot read the loss network ({}); models/README.md says how to prepare it",
+                    e.kind().to_string().to_lowercase()
+                ),
+            )
+        })?;
+        let net = LossNetwork::parse(&bytes).map_err(|m| Error::model(path, m))?;
+        drop(bytes);
+        let spec = loss_spec(&net, opts).map_err(|m| Error::model(path, m))?;
+        if spec.deepest().is_none() && spec.tv_weight == 0.0 {
+            return Err(Error::Other(
+                "nothing to optimise: content, style and total-variation weights are all 0".into(),
+            ));
+        }
+        let env = runtime::environment(None)?;
+        let (loss, provider) = runtime::session_from_memory(
+            env,
+            path,
+            &graph::loss_model(&net, &spec).encode_to_vec(),
+            &opts.session,
+        )?;
+        let targets = match spec.deepest() {
+            Some(_) => Some(
+                runtime::session_from_memory(
+                    env,
+                    path,
+                    &graph::targets_model(&net, &spec).encode_to_vec(),
+                    &opts.session,
+                )?
+                .0,
+            ),
+            None => None,
+        };
+        let content_name = spec
+            .content_layer
+            .map(|c| graph::content_name(&net.layers[c].name));
+        let style_names: Vec<String> = spec
+            .style_layers
+            .iter()
+            .map(|&s| graph::gram_name(&net.layers[s].name))
+            .collect();
+        // The CPU is several times slower per pixel: a smaller default keeps a run in minutes.
+        let size = opts
+            .size
+            .unwrap_or(if provider == "CUDA" { 512 } else { 256 });
+        let mut me = Self {
+            opts: opts.clone(),
+            size,
+            spec,
+            targets,
+            loss,
+            style_targets: Vec::new(),
+            content_name,
+            previous: None,
+        };
+        if !style_names.is_empty() {
+            let (image, w, h) = match style {
+                Some(StyleImage::File(path)) => load_picture(path, me.size)?,
+                Some(StyleImage::Pixels(p, w, h)) => (p.to_vec(), w, h),
+                None => {
+                    return Err(Error::Other(
+                        "a style weight above 0 needs a style image: pass --style IMAGE (or --style-weight 0 to reconstruct the content)".into(),
+                    ));
+                }
+            };
+            let image = &image;
+            let session = me
+                .targets
+                .as_mut()
+                .expect("style layers need the targets graph");
+            let outputs = session.run(vec![(
+                Cow::Borrowed(graph::IMAGE),
+                SessionInputValue::from(image_tensor(image, w, h)?),
+            )])?;
+            for name in style_names {
+                let gram = owned(&outputs[name.as_str()])?;
+                me.style_targets.push((name, gram));
+            }
+        }
+        Ok((me, provider))
+    }
+
+    /// The loss being minimised.
+    pub fn spec(&self) -> &LossSpec {
+        &self.spec
+    }
+
+    /// The targets for a content image (CHW, 0..255, `width x height`); `None` in texture mode.
+    ///
+    /// # Errors
+    /// ONNX Runtime failures.
+    pub fn targets_for(
+        &mut self,
+        content: Option<&[f32]>,
+        width: u32,
+        height: u32,
+    ) -> Result<Targets> {
+        let (Some(name), Some(session)) = (&self.content_name, self.targets.as_mut()) else {
+            return Ok(Targets { content: None });
+        };
+        let content = content
+            .ok_or_else(|| Error::Other("a content weight above 0 needs a content image".into()))?;
+        let outputs = session.run(vec![(
+            Cow::Borrowed(graph::IMAGE),
+            SessionInputValue::from(image_tensor(content, width, height)?),
+        )])?;
+        let features = owned(&outputs[name.as_str()])?;
+        Ok(Targets {
+            content: Some((name.clone(), features)),
+        })
+    }
+
+    /// One evaluation of the loss and its gradient at `image` (CHW, `width x height`), as the
+    /// graph computes them.
+    ///
+    /// # Errors
+    /// ONNX Runtime failures.
+    pub fn evaluate(
+        &mut self,
+        image: &[f32],
+        width: u32,
+        height: u32,
+        targets: &Targets,
+    ) -> Result<(f64, Vec<f32>)> {
+        let tensor = image_tensor(image, width, height)?;
+        let inputs = loss_inputs(&tensor, targets, &self.style_targets);
+        let outputs = self.loss.run(inputs)?;
+        let (_, loss) = outputs[graph::LOSS].try_extract_tensor::<f32>()?;
+        let (_, grad) = outputs[graph::GRAD].try_extract_tensor::<f32>()?;
+        Ok((f64::from(loss[0]), grad.to_vec()))
+    }
+
+    /// Minimises the loss from `init` (CHW, `width x height`) for at most `steps` L-BFGS
+    /// iterations; reports each evaluation as frame `index`'s progress.
+    ///
+    /// # Errors
+    /// ONNX Runtime failures.
+    pub fn minimise(
+        &mut self,
+        init: &[f32],
+        width: u32,
+        height: u32,
+        targets: &Targets,
+        steps: u32,
+        report: Option<(&dyn Progress, u64)>,
+    ) -> Result<Outcome> {
+        let image = image_tensor(init, width, height)?;
+        let iteration = Arc::new(AtomicU64::new(0));
+        let evaluations = Cell::new(0);
+        let objective = Objective {
+            session: RefCell::new(&mut self.loss),
+            image: RefCell::new(image),
+            targets,
+            style: &self.style_targets,
+            cache: RefCell::new(Vec::new()),
+            evaluations: &evaluations,
+            scale: Cell::new(1.0),
+            iteration: iteration.clone(),
+            steps,
+            report,
+        };
+        let x0: Vec<f64> = init.iter().map(|&v| to_free(f64::from(v))).collect();
+        let (c0, g0) = objective.evaluate(&x0).map_err(from_argmin)?;
+        // The first L-BFGS step has no curvature to go by and tries a step of the raw gradient,
+        // which for these losses (up to 1e12) is absurdly long; the line search then cannot
+        // shrink it enough. Scaling the loss so the largest gradient entry is FIRST_STEP makes
+        // that trial sensible; later steps are scale-free (L-BFGS rescales by its history).
+        let largest = g0.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+        let scale = if largest > 0.0 {
+            FIRST_STEP / largest
+        } else {
+            1.0
+        };
+        objective.scale.set(scale);
+        let (c0, g0) = (c0 * scale, g0.iter().map(|g| g * scale).collect::<Vec<_>>());
+        let mut best = (c0, x0.clone());
+        let mut iterations = 0;
+        if steps > 0 {
+            let solver = LBFGS::new(MoreThuenteLineSearch::new(), HISTORY)
+                .with_tolerance_grad(0.0)
+                .and_then(|s| s.with_tolerance_cost(0.0))
+                .map_err(from_argmin)?;
+            let result = Executor::new(objective, solver)
+                .configure(|s| {
+                    s.param(x0)
+                        .cost(c0)
+                        .gradient(g0)
+                        .max_iters(u64::from(steps))
+                })
+                .add_observer(IterationCounter(iteration), ObserverMode::Always)
+                .timer(false)
+                .run()
+                .map_err(from_argmin)?;
+            let mut state = result.state;
+            iterations = state.get_iter();
+            tracing::debug!(
+                "L-BFGS stopped after {iterations} iterations: {:?}",
+                state.get_termination_reason()
+            );
+            let cost = state.get_best_cost();
+            if let Some(p) = state.take_best_param().filter(|_| cost <= best.0) {
+                best = (cost, p);
+            }
+        }
+        Ok(Outcome {
+            image: best.1.iter().map(|&v| to_pixel(v) as f32).collect(),
+            initial_loss: c0 / scale,
+            loss: best.0 / scale,
+            iterations,
+            evaluations: evaluations.get(),
+        })
+    }
+}
+
+impl Stylizer for Optimize {
+    fn processing_size(&self, width: u32, height: u32) -> (u32, u32) {
+        limit_side(width, height, Some(self.size))
+    }
+
+    fn stylize(&mut self, frames: &mut [Frame], progress: &dyn Progress) -> Result<()> {
+        for frame in frames {
+            let (w, h) = (frame.width, frame.height);
+            let mut content = vec![0.0; 3 * w as usize * h as usize];
+            rgb_to_chw_padded(
+                &frame.rgb,
+                w as usize,
+                h as usize,
+                w as usize,
+                h as usize,
+                &mut content,
+            );
+            let targets = self.targets_for(Some(&content), w, h)?;
+            let warm = self
+                .previous
+                .take()
+                .filter(|p| (p.width, p.height) == (w, h));
+            let (init, steps) = match warm {
+                Some(p) => (p.image, self.opts.steps_next),
+                None => match self.opts.init {
+                    Init::Content => (content, self.opts.steps),
+                    Init::Noise => (noise(content.len(), self.opts.seed), self.opts.steps),
+                },
+            };
+            let outcome =
+                self.minimise(&init, w, h, &targets, steps, Some((progress, frame.index)))?;
+            tracing::info!(
+                "frame {}: loss {:.4e} → {:.4e} in {} iterations, {} evaluations",
+                frame.index,
+                outcome.initial_loss,
+                outcome.loss,
+                outcome.iterations,
+                outcome.evaluations
+            );
+            chw_to_rgb_cropped(
+                &outcome.image,
+                w as usize,
+                h as usize,
+                w as usize,
+                h as usize,
+                &mut frame.rgb,
+            );
+            self.previous = Some(Previous {
+                width: w,
+                height: h,
+                image: outcome.image,
+            });
+        }
+        Ok(())
+    }
+
+    fn reset(&mut self) {
+        self.previous = None;
+    }
+
+    fn output_at_processing_size(&self) -> bool {
+        self.spec.content_layer.is_none()
+    }
+}
+
+/// Resolves layer names and weights into the graph's loss terms.
+fn loss_spec(net: &LossNetwork, opts: &OptimizeOptions) -> std::result::Result<LossSpec, String> {
+    let content_layer = if opts.content_weight != 0.0 {
+        Some(net.layer(&opts.content_layer)?)
+    } else {
+        None
+    };
+    let style_layers = if opts.style_weight != 0.0 {
+        if opts.style_layers.is_empty() {
+            return Err("no style layers given".into());
+        }
+        opts.style_layers
+            .iter()
+            .map(|l| net.layer(l))
+            .collect::<std::result::Result<Vec<_>, _>>()?
+    } else {
+        Vec::new()
+    };
+    Ok(LossSpec {
+        content_layer,
+        content_weight: opts.content_weight,
+        style_layers,
+        style_weight: opts.style_weight,
+        tv_weight: opts.tv_weight,
+        pool: opts.pool,
+    })
+}
+
+/// A picture (its first frame) scaled so its longer side is at most `long_side`, as CHW.
+fn load_picture(path: &Path, long_side: u32) -> Result<(Vec<f32>, u32, u32)> {
+    let mut source = Source::open(path)?;
+    let (w, h) = source.info.upright_size();
+    let (w, h) = limit_side(w, h, Some(long_side));
+    source.set_output_size(w, h);
+    let (frames, received) = crossbeam_channel::unbounded();
+    let (packets, _) = crossbeam_channel::unbounded();
+    source.run(&frames, &packets, &[], Some(1), &|| false, || Ok(()))?;
+    let frame = received
+        .try_recv()
+        .map_err(|_| Error::input(path, "holds no picture"))?;
+    let (w, h) = (frame.width, frame.height);
+    let mut chw = vec![0.0; 3 * w as usize * h as usize];
+    rgb_to_chw_padded(
+        &frame.rgb, w as usize, h as usize, w as usize, h as usize, &mut chw,
+    );
+    Ok((chw, w, h))
+}
+
+/// Seeded uniform noise in 0..255 (SplitMix64, so a seed gives the same image everywhere).
+pub fn noise(len: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed;
+    (0..len)
+        .map(|_| {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            (z >> 40) as f32 / (1u64 << 24) as f32 * 255.0
+        })
+        .collect()
+}
+
+fn image_tensor(chw: &[f32], width: u32, height: u32) -> Result<Tensor<f32>> {
+    Ok(Tensor::from_array((
+        [1usize, 3, height as usize, width as usize],
+        chw.to_vec(),
+    ))?)
+}
+
+/// Copies a session output into a tensor that outlives the run.
+fn owned(value: &ort::value::DynValue) -> Result<Tensor<f32>> {
+    let (shape, data) = value.try_extract_tensor::<f32>()?;
+    let dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
+    Ok(Tensor::from_array((dims, data.to_vec()))?)
+}
+
+fn loss_inputs<'v>(
+    image: &'v Tensor<f32>,
+    targets: &'v Targets,
+    style: &'v [(String, Tensor<f32>)],
+) -> Vec<(Cow<'v, str>, SessionInputValue<'v>)> {
+    let mut inputs = vec![(Cow::Borrowed(graph::IMAGE), SessionInputValue::from(image))];
+    for (name, t) in targets.content.iter().chain(style) {
+        inputs.push((Cow::Borrowed(name.as_str()), SessionInputValue::from(t)));
+    }
+    inputs
+}
+
+/// Half of the pixel range: pixels are `127.5 (1 + tanh v)` of the free variables `v`.
+const PIXEL_HALF_RANGE: f64 = 127.5;
+
+/// The pixel value (0..255, never outside) of a free variable.
+fn to_pixel(v: f64) -> f64 {
+    PIXEL_HALF_RANGE * (1.0 + v.tanh())
+}
+
+/// The free variable of a pixel value; values at or beyond the ends of the range are taken half
+/// a level inside, where the map is still steep enough to move.
+fn to_free(pixel: f64) -> f64 {
+    (pixel.clamp(0.5, 254.5) / PIXEL_HALF_RANGE - 1.0).atanh()
+}
+
+fn from_argmin(e: argmin::core::Error) -> Error {
+    match e.downcast::<Error>() {
+        Ok(e) => e,
+        Err(e) => Error::Other(format!("optimiser: {e}")),
+    }
+}
+
+/// What the optimiser minimises: the loss at the image the free variables give, one graph run
+/// per new point.
+struct Objective<'a> {
+    session: RefCell<&'a mut Session>,
+    /// The image input, allocated once and overwritten for each evaluation.
+    image: RefCell<Tensor<f32>>,
+    targets: &'a Targets,
+    style: &'a [(String, Tensor<f32>)],
+    /// The last few evaluations: the line search asks for the cost and then the gradient at the
+    /// same point, and L-BFGS asks again for the gradient where the line search stopped.
+    cache: RefCell<Vec<Evaluation>>,
+    evaluations: &'a Cell<u32>,
+    /// The factor the optimiser sees the loss multiplied by (see [`Optimize::minimise`]).
+    scale: Cell<f64>,
+    iteration: Arc<AtomicU64>,
+    steps: u32,
+    report: Option<(&'a dyn Progress, u64)>,
+}
+
+/// The loss and gradient at one point.
+struct Evaluation {
+    x: Vec<f64>,
+    cost: f64,
+    grad: Vec<f64>,
+}
+
+/// Evaluations kept in [`Objective::cache`].
+const CACHED: usize = 3;
+
+impl Objective<'_> {
+    fn evaluate(&self, x: &[f64]) -> std::result::Result<(f64, Vec<f64>), argmin::core::Error> {
+        let scale = self.scale.get();
+        if let Some(e) = self.cache.borrow().iter().find(|e| e.x == x) {
+            return Ok((e.cost * scale, e.grad.iter().map(|g| g * scale).collect()));
+        }
+        let (cost, grad) = self.run(x).map_err(argmin::core::Error::new)?;
+        self.evaluations.set(self.evaluations.get() + 1);
+        if let Some((progress, index)) = self.report {
+            let step = (self.iteration.load(Ordering::Relaxed) + 1).min(u64::from(self.steps));
+            progress.event(Event::OptimizeStep {
+                index,
+                step: step as u32,
+                of: self.steps,
+                loss: cost,
+            });
+        }
+        let mut cache = self.cache.borrow_mut();
+        if cache.len() == CACHED {
+            cache.remove(0);
+        }
+        let scaled = (cost * scale, grad.iter().map(|g| g * scale).collect());
+        cache.push(Evaluation {
+            x: x.to_vec(),
+            cost,
+            grad,
+        });
+        Ok(scaled)
+    }
+
+    fn run(&self, x: &[f64]) -> Result<(f64, Vec<f64>)> {
+        let mut image = self.image.borrow_mut();
+        let (_, pixels) = image.extract_tensor_mut();
+        for (p, &v) in pixels.iter_mut().zip(x) {
+            *p = to_pixel(v) as f32;
+        }
+        let inputs = loss_inputs(&image, self.targets, self.style);
+        let mut session = self.session.borrow_mut();
+        let outputs = session.run(inputs)?;
+        let (_, loss) = outputs[graph::LOSS].try_extract_tensor::<f32>()?;
+        let (_, grad) = outputs[graph::GRAD].try_extract_tensor::<f32>()?;
+        // The chain rule through `to_pixel`: d pixel / d v = 127.5 (1 − tanh² v).
+        let grad = grad
+            .iter()
+            .zip(x)
+            .map(|(&g, &v)| {
+                let t = v.tanh();
+                f64::from(g) * PIXEL_HALF_RANGE * (1.0 - t * t)
+            })
+            .collect();
+        Ok((f64::from(loss[0]), grad))
+    }
+}
+
+impl CostFunction for Objective<'_> {
+    type Param = Vec<f64>;
+    type Output = f64;
+
+    fn cost(&self, x: &Vec<f64>) -> std::result::Result<f64, argmin::core::Error> {
+        Ok(self.evaluate(x)?.0)
+    }
+}
+
+impl Gradient for Objective<'_> {
+    type Param = Vec<f64>;
+    type Gradient = Vec<f64>;
+
+    fn gradient(&self, x: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
+        Ok(self.evaluate(x)?.1)
+    }
+}
+
+/// Shares the iteration count with the objective, which reports progress.
+struct IterationCounter(Arc<AtomicU64>);
+
+impl Observe<IterState<Vec<f64>, Vec<f64>, (), (), (), f64>> for IterationCounter {
+    fn observe_iter(
+        &mut self,
+        state: &IterState<Vec<f64>, Vec<f64>, (), (), (), f64>,
+        _: &KV,
+    ) -> std::result::Result<(), argmin::core::Error> {
+        self.0.store(state.get_iter(), Ordering::Relaxed);
+        Ok(())
+    }
+}

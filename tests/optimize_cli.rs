@@ -1,0 +1,202 @@
+//! Optimisation mode through the real binary, at tiny sizes with the tiny loss network
+//! `tests/data/tiny_vgg.onnx`: texture synthesis without an input, style transfer of a picture
+//! and of a short clip, and the refusal of flags that belong to the other mode.
+
+mod support;
+
+use std::path::Path;
+
+use support::{Clip, make_clip, model, probe, read_frames};
+
+fn picture(path: &Path, width: u32, height: u32, smooth: bool) {
+    make_clip(
+        path,
+        &Clip {
+            width,
+            height,
+            frames: 1,
+            codec_args: &["-frames:v", "1"],
+            smooth,
+            ..Default::default()
+        },
+    );
+}
+
+fn size_of(path: &Path) -> (u32, u32) {
+    let out = probe(
+        path,
+        &[
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=width,height",
+        ],
+    );
+    // `width=32|height=27`
+    let value = |key: &str| {
+        out.trim()
+            .split('|')
+            .find_map(|kv| kv.strip_prefix(key))
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or_else(|| panic!("{key} in {out:?}"))
+    };
+    (value("width="), value("height="))
+}
+
+#[test]
+fn a_texture_is_made_from_the_style_alone_at_the_requested_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let style = dir.path().join("style.png");
+    picture(&style, 48, 40, false);
+    let out = dir.path().join("texture.png");
+    let run = vstyle!(
+        "--mode",
+        "optimize",
+        "--style",
+        &style,
+        "--content-weight",
+        "0",
+        "--size",
+        "32",
+        "--steps",
+        "5",
+        "--loss-net",
+        model("tiny_vgg.onnx"),
+        "-o",
+        &out,
+    );
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(
+        size_of(&out),
+        (32, 27),
+        "the processing size, not the style's"
+    );
+    let texture = &read_frames(&out, 32, 27, true)[0];
+    let source = &read_frames(&style, 48, 40, true)[0];
+    assert!(texture.iter().any(|&v| v != texture[0]), "not a flat image");
+    assert_ne!(&texture[..32 * 3], &source[..32 * 3], "not the style image");
+}
+
+#[test]
+fn style_transfer_of_a_picture_keeps_its_size_and_changes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = (dir.path().join("in.png"), dir.path().join("style.png"));
+    picture(&content, 40, 32, true);
+    picture(&style, 48, 40, false);
+    let out = dir.path().join("out.png");
+    let run = vstyle!(
+        &content,
+        "--style",
+        &style,
+        "--size",
+        "32",
+        "--steps",
+        "5",
+        "--loss-net",
+        model("tiny_vgg.onnx"),
+        "-o",
+        &out,
+    );
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(size_of(&out), (40, 32));
+    let before = &read_frames(&content, 40, 32, true)[0];
+    let after = &read_frames(&out, 40, 32, true)[0];
+    assert!(
+        support::max_diff(before, after) > 10,
+        "the style changed it"
+    );
+}
+
+#[test]
+fn every_frame_of_a_clip_is_optimised_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (clip, style) = (dir.path().join("in.mkv"), dir.path().join("style.png"));
+    make_clip(
+        &clip,
+        &Clip {
+            width: 32,
+            height: 24,
+            frames: 3,
+            smooth: true,
+            ..Default::default()
+        },
+    );
+    picture(&style, 48, 40, false);
+    let out = dir.path().join("out.mkv");
+    let run = vstyle!(
+        &clip,
+        "--style",
+        &style,
+        "--steps",
+        "4",
+        "--steps-next",
+        "2",
+        "--loss-net",
+        model("tiny_vgg.onnx"),
+        "--codec",
+        "ffv1",
+        "-o",
+        &out,
+    );
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let frames = read_frames(&out, 32, 24, true);
+    assert_eq!(frames.len(), 3);
+    let input = read_frames(&clip, 32, 24, true);
+    for (a, b) in input.iter().zip(&frames) {
+        assert!(support::max_diff(a, b) > 10, "each frame is stylized");
+    }
+}
+
+#[test]
+fn flags_of_the_other_mode_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let content = dir.path().join("in.png");
+    picture(&content, 16, 16, true);
+    let run = vstyle!(
+        &content,
+        "--mode",
+        "feedforward",
+        "--model",
+        dir.path().join("m.onnx"),
+        "--steps",
+        "3",
+        "-o",
+        dir.path().join("out.png"),
+    );
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("--steps is only for --mode optimize"), "{err}");
+
+    let run = vstyle!(
+        &content,
+        "--style",
+        &content,
+        "--max-side",
+        "64",
+        "-o",
+        dir.path().join("out.png"),
+    );
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("--max-side is only for --mode feedforward") && err.contains("--size"),
+        "{err}"
+    );
+
+    let run = vstyle!("--mode", "optimize", "--style", &content);
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("no input given"), "{err}");
+}
