@@ -6,7 +6,9 @@
 #   check   one CUDA run of the TransformerNet-size model (fails fast if the provider is broken)
 #   train   models/gpu_train.sh (MINUTES, RUNS as there)
 #   infer   bare ONNX Runtime fps at 1280x720 and 1920x1080, fp32 and fp16, host vs device buffers
-#   e2e     vstyle end to end on carried clips (.gpu2: binary, trimmed FFmpeg libraries, clips)
+#   torch   the optimisation problem in PyTorch on CUDA (benches/gatys_pytorch.py), 512x512
+#   e2e     vstyle end to end on carried clips (.gpu2: binary, trimmed FFmpeg libraries, clips),
+#           then optimisation mode: 300 L-BFGS steps at 512x512 on CUDA
 # Everything is logged to $OUT/gpu.log; the last lines are a summary.
 set -u
 OUT=${OUT:-/tmp/gpu-out}
@@ -39,18 +41,25 @@ for stage in "$@"; do
       for m in $MODEL $G/transformer_net_fp16.onnx; do
         ORT_DYLIB_PATH=$ORT/libonnxruntime.so.1.31.1 timeout 180 $G/bin/ort_infer "$m" --device cuda --size 1280x720 --size 1920x1080 --frames 60
       done ;;
+    torch)
+      log "PyTorch CUDA, 300 L-BFGS steps at 512x512"
+      timeout 150 python3 benches/gatys_pytorch.py --device cuda --content .gpu3/content.png --style .gpu3/style.png \
+        --loss-net .gpu3/vgg16_conv1_5.onnx --steps 300 2>&1 | tail -4 ;;
     e2e)
-      log "vstyle end to end"; mkdir -p $FF; python3 -c 'import lzma,tarfile,sys; tarfile.open(fileobj=lzma.open(sys.argv[1])).extractall(sys.argv[2])' .gpu2/ffmpeg-libs.tar.xz $FF
+      log "vstyle end to end"; mkdir -p $FF
+      python3 -c 'import lzma,tarfile,sys; tarfile.open(fileobj=lzma.open(sys.argv[1])).extractall(sys.argv[2])' .gpu2/ffmpeg-libs.tar.xz $FF
       ldd .gpu2/vstyle | grep "not found"
-      for clip in .gpu2/clip_1280x720.mp4 .gpu2/clip_1920x1080.mp4; do
-        for m in $MODEL $G/transformer_net_fp16.onnx; do
-          for codec in libx264 h264_nvenc; do
-            timeout 120 .gpu2/vstyle "$clip" -m "$m" -o /tmp/e2e.mp4 -y --device cuda \
-              --ort-lib $ORT/libonnxruntime.so.1.31.1 --codec $codec --preset fast -v 2>&1 | grep -vE "^\s*$" | tail -4
-            echo "   ($clip, $(basename "$m"), $codec)"
-          done
-        done
-      done ;;
+      v() { timeout 120 .gpu2/vstyle --device cuda --ort-lib $ORT/libonnxruntime.so.1.31.1 -y -v "$@" 2>&1 | grep -E "wrote|busy|error" ; echo "   ^ $*"; }
+      for clip in .gpu2/clip_1920x1080.mp4 .gpu2/clip_1280x720.mp4; do
+        v "$clip" -m $MODEL -o /tmp/e2e.mp4 --workers 1
+        v "$clip" -m $MODEL -o /tmp/e2e.mp4 --workers 2
+        v "$clip" -m .gpu2/transformer_net_fp16.onnx -o /tmp/e2e.mp4 --workers 2
+        v "$clip" -m .gpu2/transformer_net_fp16.onnx -o /tmp/e2e.mp4 --workers 3
+        v "$clip" -m .gpu2/transformer_net_fp16.onnx -o /tmp/e2e.mp4 --workers 2 --preset veryfast
+      done
+      log "vstyle optimisation mode, 300 L-BFGS steps at 512x512"
+      v .gpu2/content.png --mode optimize --style .gpu2/style.png --loss-net .gpu2/vgg16_conv1_5.onnx --size 512 --steps 300 -o /tmp/opt.png
+      cp /tmp/opt.png "$OUT/optimize_cuda_512.png" 2>/dev/null ;;
     *) echo "unknown stage $stage" ;;
   esac
 done

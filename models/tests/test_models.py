@@ -2,8 +2,9 @@
 
     python -m unittest discover -s models/tests
 
-The VGG test needs `python models/prepare_vgg.py` to have run (it is skipped otherwise); the
-others need only numpy, jax, onnx, onnxruntime and pillow.
+The VGG tests need `python models/prepare_vgg.py` to have run (they are skipped otherwise); the
+others need only numpy, jax, onnx, onnxruntime and pillow, and the training test also needs a built
+vstyle (`cargo build`: target/debug/vstyle or target/release/vstyle; it fails without one).
 """
 import os
 import subprocess
@@ -17,11 +18,20 @@ import numpy as np
 MODELS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO = os.path.dirname(MODELS)
 sys.path.insert(0, MODELS)
+import evaluate  # noqa: E402
 import prepare_vgg  # noqa: E402
 import transformer_net  # noqa: E402
 
 VGG_ONNX = os.path.join(MODELS, "vgg16_features.onnx")
 CACHE = os.path.join(REPO, ".cache")
+
+
+def vstyle_binary():
+    """The newest of target/debug/vstyle and target/release/vstyle, or None."""
+    exe = ".exe" if os.name == "nt" else ""
+    found = [p for p in (os.path.join(REPO, "target", kind, "vstyle" + exe) for kind in ("debug", "release"))
+             if os.path.isfile(p)]
+    return max(found, key=os.path.getmtime) if found else None
 
 
 def rel_err(a, b):
@@ -138,6 +148,74 @@ class Training(unittest.TestCase):
                 y = sess.run(["output"], {"input": np.full(shape, 100, np.float32)})[0]
                 self.assertEqual(y.shape, shape)
                 self.assertTrue(np.isfinite(y).all())
+
+            # vstyle itself loads and runs the exported model (30 px: not a multiple of 4).
+            binary = vstyle_binary()
+            if binary is None:
+                self.fail("no vstyle binary at target/debug/vstyle or target/release/vstyle: "
+                          "run `cargo build` (or `cargo test`) first")
+            png_in, png_out = os.path.join(d, "tiny.png"), os.path.join(d, "tiny_styled.png")
+            Image.fromarray(synthetic_rgb(30, 44, seed=5)[0].transpose(1, 2, 0).astype(np.uint8)).save(png_in)
+            r = subprocess.run([binary, png_in, "--model", out, "-o", png_out, "--device", "cpu"],
+                               capture_output=True, text=True, timeout=120)
+            self.assertEqual(r.returncode, 0, f"{binary} failed:\n{r.stdout}{r.stderr}")
+            self.assertTrue(os.path.exists(png_out), f"{binary} wrote no {png_out}")
+            with Image.open(png_out) as im:
+                self.assertEqual(im.size, (44, 30))
+
+
+class EvaluateLosses(unittest.TestCase):
+    """evaluate.py's Gram matrix and losses against values worked out by hand."""
+
+    F = np.array([[[1.0, 2.0]], [[3.0, 4.0]]])        # C=2, H=1, W=2
+
+    def test_gram(self):
+        # F.F^T = [[1+4, 3+8], [3+8, 9+16]] = [[5, 11], [11, 25]], divided by C.H.W = 4.
+        want = np.array([[1.25, 2.75], [2.75, 6.25]])
+        np.testing.assert_allclose(evaluate.gram(self.F), want)
+        np.testing.assert_allclose(evaluate.gram(self.F[None]), want)     # [1,C,H,W] too
+        np.testing.assert_allclose(evaluate.gram(np.ones((3, 4, 5))), np.ones((3, 3)) * 20 / 60)
+
+    def test_style_losses(self):
+        g1, a1 = evaluate.gram(self.F), np.array([[1.0, 2.0], [2.0, 6.0]])
+        # G - A = [[.25, .75], [.75, .25]]: squares sum to 1.25, mean 0.3125; |A|^2 = 45.
+        g2, a2 = np.array([[2.0]]), np.array([[1.0]])                     # second layer: 1 and 1
+        self.assertAlmostEqual(evaluate.style_loss([g1], [a1]), 0.3125)
+        self.assertAlmostEqual(evaluate.style_loss([g1, g2], [a1, a2]), 1.3125)
+        self.assertAlmostEqual(evaluate.relative_style_loss([g1], [a1]), 1.25 / 45)
+        self.assertAlmostEqual(evaluate.relative_style_loss([g1, g2], [a1, a2]), 1.25 / 45 + 1)
+        self.assertEqual(evaluate.style_loss([a1, a2], [a1, a2]), 0.0)
+
+    def test_content_losses(self):
+        out, inp = np.array([[[1.0, 2.0, 3.0]]]), np.array([[[1.0, 0.0, 3.0]]])
+        self.assertAlmostEqual(evaluate.content_loss(out, inp), 4 / 3)
+        self.assertAlmostEqual(evaluate.relative_content_loss(out, inp), 4 / 10)
+
+    @unittest.skipUnless(os.path.exists(VGG_ONNX), "run models/prepare_vgg.py first")
+    def test_identity_network_end_to_end(self):
+        """An identity 'style network': output == input, so content loss 0 and ratios 1."""
+        import onnx
+        from onnx import TensorProto, helper
+        from PIL import Image
+        with tempfile.TemporaryDirectory() as d:
+            dims = ["N", 3, "H", "W"]
+            graph = helper.make_graph([helper.make_node("Identity", ["input"], ["output"])], "identity",
+                                      [helper.make_tensor_value_info("input", TensorProto.FLOAT, dims)],
+                                      [helper.make_tensor_value_info("output", TensorProto.FLOAT, dims)])
+            model = os.path.join(d, "identity.onnx")
+            onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), model)
+            paths = []
+            for i, (w, h) in enumerate([(40, 30), (30, 40), (36, 36)]):
+                paths.append(os.path.join(d, f"p{i}.png"))
+                Image.fromarray(synthetic_rgb(h, w, seed=i)[0].transpose(1, 2, 0).astype(np.uint8)).save(paths[-1])
+            rows = evaluate.evaluate(model, paths[2], paths[:2], VGG_ONNX, size=40, style_size=36,
+                                     style_layers=[1, 2, 3, 4, 5], content_layer=4)
+            self.assertEqual([r["size"] for r in rows], ["40x30", "30x40"])
+            for r in rows:
+                self.assertEqual(r["content"], 0.0)
+                self.assertEqual((r["s_in"], r["r_in"]), (r["s_out"], r["r_out"]))
+                self.assertGreater(r["s_in"], 0)
+            self.assertIn("| **mean** |", evaluate.table(rows, [1, 2, 3, 4, 5], 4))
 
 
 class Fixtures(unittest.TestCase):
