@@ -35,7 +35,7 @@ if [ ! -e .ort/lib/libonnxruntime.so ]; then
   echo "setup: ONNX Runtime library in .ort/lib ($(basename "$lib"))"
 fi
 
-.venv/bin/python models/prepare_vgg.py --quiet
+.venv/bin/python models/prepare_vgg.py
 
 cargo build --release --locked
 echo "setup: done (target/release/vstyle)"
