@@ -7,6 +7,13 @@ use crate::error::{Error, Result};
 use crate::runtime::SessionOptions;
 use crate::stylize::optimize::{Init, OptimizeOptions, Pool};
 
+/// The seed used 1e6 with torchvision's VGG19 on normalised input. vstyle's loss network takes
+/// 0..255 Caffe-style input, where features are about 58x larger (255 x the ImageNet std), and the
+/// style term grows with the fourth power of the features but the content term with the second:
+/// the seed's balance is about 1e6 / 58² ≈ 300 here. Measured (docs/optimize.md): 1e6 wipes out
+/// most of the content, 10 is light, 100 looks like the seed's results.
+pub const DEFAULT_STYLE_WEIGHT: f32 = 100.0;
+
 /// Which stylizer runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Mode {
@@ -49,7 +56,8 @@ pub struct OptimizeArgs {
     #[arg(long, value_name = "W", value_parser = parse_weight, help_heading = "Optimisation")]
     pub content_weight: Option<f32>,
 
-    /// Weight of the style loss; 0 reconstructs the content [default: 1e6].
+    /// Weight of the style loss; 0 reconstructs the content [default: 100, the seed's balance
+    /// on this loss network; see docs/optimize.md].
     #[arg(long, value_name = "W", value_parser = parse_weight, help_heading = "Optimisation")]
     pub style_weight: Option<f32>,
 
@@ -134,7 +142,7 @@ impl OptimizeArgs {
     }
 
     pub fn style_weight(&self) -> f32 {
-        self.style_weight.unwrap_or(1e6)
+        self.style_weight.unwrap_or(DEFAULT_STYLE_WEIGHT)
     }
 }
 
@@ -347,7 +355,7 @@ mod tests {
         assert_eq!(o.style_layers.len(), 5);
         assert_eq!(
             (o.content_weight, o.style_weight, o.tv_weight),
-            (1.0, 1e6, 0.0)
+            (1.0, DEFAULT_STYLE_WEIGHT, 0.0)
         );
         assert_eq!((o.steps, o.init), (300, Init::Content));
         let texture = OptimizeArgs {
