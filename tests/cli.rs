@@ -426,3 +426,55 @@ fn cuda_that_cannot_be_registered_fails_loudly_instead_of_falling_back() {
         String::from_utf8_lossy(&r.stderr)
     );
 }
+
+#[test]
+fn ctrl_c_drains_and_leaves_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("long.mkv");
+    // Long and slow enough (the TransformerNet-size model) to be mid-file when the signal comes.
+    make_clip(
+        &input,
+        &Clip {
+            width: 160,
+            height: 120,
+            frames: 400,
+            ..Clip::default()
+        },
+    );
+    let output = dir.path().join("out.mp4");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vstyle"))
+        .arg(&input)
+        .args([
+            "-m".as_ref(),
+            model("transformer_net.onnx").as_os_str(),
+            "-o".as_ref(),
+            output.as_os_str(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let partial = dir.path().join("out.partial.mp4");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !partial.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never started writing"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let ok = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert_eq!(
+        files_in(dir.path()),
+        vec!["long.mkv"],
+        "neither the output nor its partial file is left"
+    );
+}
