@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=${1:-tests/data/transformer_net.onnx}
-frames=${2:-20}
+frames=${2:-48}
 rounds=${3:-3}
 clip=samples/clip.mp4   # 640x360, 25 fps
 work=$(mktemp -d)
@@ -20,14 +20,14 @@ trap 'rm -rf "$work"' EXIT
 .venv/bin/python -c 'import av' 2>/dev/null || .venv/bin/pip install -q av==18.1.0
 cargo build --release --quiet
 infer=$(cargo bench --bench ort_infer --no-run --message-format=json 2>/dev/null \
-  | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+  | grep '"name":"ort_infer"' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 : >"$work/a"; : >"$work/b"; : >"$work/c"
 for r in $(seq "$rounds"); do
   target/release/vstyle "$clip" -m "$model" -o "$work/a.mp4" -y --limit "$frames" 2>&1 \
     | sed -n 's/.*(\([0-9.]*\) fps.*/\1/p' >>"$work/a"
-  "$infer" "$model" --size 640x360 --frames "$frames" | awk '/ host /{print $6}' >>"$work/b"
+  "$infer" "$model" --size 640x360 --frames "$frames" | awk '/ host /{print $5}' >>"$work/b"
   .venv/bin/python benches/pyav_baseline.py "$clip" "$model" "$frames" "$work/c.mp4" | awk '{print $2}' >>"$work/c"
   echo "round $r: a $(tail -n1 "$work/a") b $(tail -n1 "$work/b") c $(tail -n1 "$work/c") fps"
 done
