@@ -442,7 +442,7 @@ fn ctrl_c_drains_and_leaves_no_output() {
         },
     );
     let output = dir.path().join("out.mp4");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vstyle"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_vstyle"))
         .arg(&input)
         .args([
             "-m".as_ref(),

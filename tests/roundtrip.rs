@@ -383,3 +383,45 @@ fn the_transformer_net_runs_at_the_frame_size() {
     );
     assert_eq!(stream.trim(), "width=50|height=30|nb_read_frames=2");
 }
+
+#[test]
+fn audio_the_container_cannot_hold_is_re_encoded_and_said_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in.mp4"), dir.path().join("out.webm"));
+    // AAC cannot go into WebM: it comes out as the container's default audio codec.
+    make_clip(
+        &input,
+        &Clip {
+            frames: 25,
+            audio: true,
+            codec_args: &["-c:v", "libx264"],
+            ..Clip::default()
+        },
+    );
+    let out = vstyle!(input, "-m", model("invert.onnx"), "-o", output);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("re-encoding it with"), "said so: {stderr}");
+    let codecs = probe(&output, &["-show_entries", "stream=codec_type,codec_name"]);
+    assert!(
+        codecs.contains("codec_type=audio") && codecs.contains("codec_name=opus"),
+        "{codecs}"
+    );
+    // Every sample survives: decoded at the input's rate, the lengths agree to a few ms.
+    let samples = |p: &std::path::Path| {
+        let o = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(p)
+            .args([
+                "-map", "0:a", "-f", "s16le", "-ac", "1", "-ar", "48000", "-",
+            ])
+            .output()
+            .unwrap();
+        o.stdout.len() as f64 / 2.0 / 48000.0
+    };
+    let (a, b) = (samples(&input), samples(&output));
+    assert!(
+        a > 0.9 && (a - b).abs() < 0.03,
+        "audio {a:.3} s in, {b:.3} s out"
+    );
+}

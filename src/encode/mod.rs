@@ -17,6 +17,9 @@ use crate::decode::{CopiedPacket, VideoInfo, colorspace_or_guess, set_colorspace
 use crate::error::{Error, Result};
 use crate::frame::{Frame, rotate_rgb};
 
+mod audio;
+use audio::AudioTranscoder;
+
 /// How the video is encoded.
 #[derive(Debug, Clone, Default)]
 pub struct EncodeOptions {
@@ -79,6 +82,8 @@ pub struct Sink {
     encoder_tb: Rational,
     /// Input stream index → (output stream index, input time base).
     copied: HashMap<usize, (usize, Rational)>,
+    /// Input stream index → its re-encoder, for audio the container cannot hold as it is.
+    transcoded: HashMap<usize, AudioTranscoder>,
     info: VideoInfo,
     /// Encoder pixel format and (stored-orientation) size.
     pixel_format: Pixel,
@@ -219,6 +224,7 @@ impl Sink {
         }
 
         let mut copied = HashMap::new();
+        let mut transcoded = HashMap::new();
         if !is_image {
             for (index, params, tb) in copy {
                 let id = params.id();
@@ -231,10 +237,25 @@ impl Sink {
                     ) == 1
                 };
                 if !supported {
-                    tracing::warn!(
-                        "{}: stream #{index} ({id:?}) cannot be stored in this container; it is left out",
-                        output.display()
-                    );
+                    let audio = params.medium() == ffmpeg::media::Type::Audio;
+                    match audio
+                        .then(|| AudioTranscoder::new(&mut octx, output, params, *tb))
+                        .transpose()?
+                        .flatten()
+                    {
+                        Some(t) => {
+                            tracing::warn!(
+                                "{}: audio stream #{index} ({id:?}) cannot be stored in this container; re-encoding it with {}",
+                                output.display(),
+                                t.encoder_name
+                            );
+                            transcoded.insert(*index, t);
+                        }
+                        None => tracing::warn!(
+                            "{}: stream #{index} ({id:?}) cannot be stored in this container; it is left out",
+                            output.display()
+                        ),
+                    }
                     continue;
                 }
                 let mut st = octx
@@ -266,6 +287,7 @@ impl Sink {
             video_out,
             encoder_tb,
             copied,
+            transcoded,
             info: info.clone(),
             pixel_format,
             size: (width, height),
@@ -281,7 +303,11 @@ impl Sink {
 
     /// Input stream indices whose packets this output takes.
     pub fn copied_streams(&self) -> Vec<usize> {
-        self.copied.keys().copied().collect()
+        self.copied
+            .keys()
+            .chain(self.transcoded.keys())
+            .copied()
+            .collect()
     }
 
     pub fn frames_written(&self) -> u64 {
@@ -363,6 +389,11 @@ impl Sink {
     /// # Errors
     /// Write failures.
     pub fn write_copied(&mut self, mut p: CopiedPacket) -> Result<()> {
+        if let Some(t) = self.transcoded.get_mut(&p.input_stream) {
+            let packets = t.push(Some(&p.packet))?;
+            let (index, tb) = (t.output_index, t.time_base());
+            return self.write_encoded_audio(packets, index, tb);
+        }
         let Some(&(out, in_tb)) = self.copied.get(&p.input_stream) else {
             return Ok(());
         };
@@ -377,6 +408,26 @@ impl Sink {
         p.packet
             .write_interleaved(&mut self.octx)
             .map_err(|e| Error::output(&self.final_path, format!("write error ({e})")))
+    }
+
+    fn write_encoded_audio(
+        &mut self,
+        packets: Vec<ffmpeg::Packet>,
+        index: usize,
+        tb: Rational,
+    ) -> Result<()> {
+        let out_tb = self
+            .octx
+            .stream(index)
+            .expect("audio stream exists")
+            .time_base();
+        for mut packet in packets {
+            packet.rescale_ts(tb, out_tb);
+            packet
+                .write_interleaved(&mut self.octx)
+                .map_err(|e| Error::output(&self.final_path, format!("write error ({e})")))?;
+        }
+        Ok(())
     }
 
     fn drain_encoder(&mut self) -> Result<()> {
@@ -422,6 +473,15 @@ impl Sink {
             .send_eof()
             .map_err(|e| Error::output(&self.final_path, format!("encoder: {e}")))?;
         self.drain_encoder()?;
+        // Re-encoded audio: the decoder's, resampler's and encoder's last samples.
+        let flushed: Vec<_> = self
+            .transcoded
+            .values_mut()
+            .map(|t| Ok((t.push(None)?, t.output_index, t.time_base())))
+            .collect::<Result<_>>()?;
+        for (packets, index, tb) in flushed {
+            self.write_encoded_audio(packets, index, tb)?;
+        }
         self.octx.write_trailer().map_err(|e| {
             Error::output(&self.final_path, format!("cannot finish the file ({e})"))
         })?;
