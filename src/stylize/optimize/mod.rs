@@ -322,13 +322,17 @@ impl Optimize {
         let image = image_tensor(init, width, height)?;
         let iteration = Arc::new(AtomicU64::new(0));
         let evaluations = Cell::new(0);
+        let network = Cell::new(std::time::Duration::ZERO);
+        let started = std::time::Instant::now();
         let objective = Objective {
             session: RefCell::new(&mut self.loss),
             image: RefCell::new(image),
             targets,
             style: &self.style_targets,
             cache: RefCell::new(Vec::new()),
+            slope: RefCell::new(Vec::new()),
             evaluations: &evaluations,
+            network: &network,
             scale: Cell::new(1.0),
             iteration: iteration.clone(),
             steps,
@@ -377,6 +381,12 @@ impl Optimize {
                 best = (cost, p);
             }
         }
+        tracing::debug!(
+            "{} evaluations in {:.2} s, {:.2} s of them in the loss graph",
+            evaluations.get(),
+            started.elapsed().as_secs_f64(),
+            network.get().as_secs_f64()
+        );
         Ok(Outcome {
             image: best.1.iter().map(|&v| to_pixel(v) as f32).collect(),
             initial_loss: c0 / scale,
@@ -568,12 +578,16 @@ struct Objective<'a> {
     session: RefCell<&'a mut Session>,
     /// The image input, allocated once and overwritten for each evaluation.
     image: RefCell<Tensor<f32>>,
+    /// d pixel / d variable at the point being evaluated (reused buffer).
+    slope: RefCell<Vec<f64>>,
     targets: &'a Targets,
     style: &'a [(String, Tensor<f32>)],
     /// The last few evaluations: the line search asks for the cost and then the gradient at the
     /// same point, and L-BFGS asks again for the gradient where the line search stopped.
     cache: RefCell<Vec<Evaluation>>,
     evaluations: &'a Cell<u32>,
+    /// Time spent in the loss graph (ONNX Runtime), to tell it from the optimiser's own.
+    network: &'a Cell<std::time::Duration>,
     /// The factor the optimiser sees the loss multiplied by (see [`Optimize::minimise`]).
     scale: Cell<f64>,
     iteration: Arc<AtomicU64>,
@@ -593,9 +607,27 @@ const CACHED: usize = 3;
 
 impl Objective<'_> {
     fn evaluate(&self, x: &[f64]) -> std::result::Result<(f64, Vec<f64>), argmin::core::Error> {
+        self.evaluate_with(x, true)
+    }
+
+    /// The scaled loss at `x`, and its scaled gradient when `with_gradient` (else an empty one:
+    /// the line search often wants only the cost, and copying 3·H·W values costs time).
+    fn evaluate_with(
+        &self,
+        x: &[f64],
+        with_gradient: bool,
+    ) -> std::result::Result<(f64, Vec<f64>), argmin::core::Error> {
         let scale = self.scale.get();
+        let scaled = |e: &Evaluation| {
+            let grad = if with_gradient {
+                e.grad.iter().map(|g| g * scale).collect()
+            } else {
+                Vec::new()
+            };
+            (e.cost * scale, grad)
+        };
         if let Some(e) = self.cache.borrow().iter().find(|e| e.x == x) {
-            return Ok((e.cost * scale, e.grad.iter().map(|g| g * scale).collect()));
+            return Ok(scaled(e));
         }
         let (cost, grad) = self.run(x).map_err(argmin::core::Error::new)?;
         self.evaluations.set(self.evaluations.get() + 1);
@@ -612,34 +644,37 @@ impl Objective<'_> {
         if cache.len() == CACHED {
             cache.remove(0);
         }
-        let scaled = (cost * scale, grad.iter().map(|g| g * scale).collect());
         cache.push(Evaluation {
             x: x.to_vec(),
             cost,
             grad,
         });
-        Ok(scaled)
+        Ok(scaled(cache.last().expect("just pushed")))
     }
 
     fn run(&self, x: &[f64]) -> Result<(f64, Vec<f64>)> {
         let mut image = self.image.borrow_mut();
         let (_, pixels) = image.extract_tensor_mut();
-        for (p, &v) in pixels.iter_mut().zip(x) {
-            *p = to_pixel(v) as f32;
+        let mut slope = self.slope.borrow_mut();
+        slope.resize(x.len(), 0.0);
+        // One tanh per variable: the pixel, and d pixel / d v = 127.5 (1 − tanh² v) for the
+        // chain rule below.
+        for ((p, d), &v) in pixels.iter_mut().zip(slope.iter_mut()).zip(x) {
+            let t = v.tanh();
+            *p = (PIXEL_HALF_RANGE * (1.0 + t)) as f32;
+            *d = PIXEL_HALF_RANGE * (1.0 - t * t);
         }
         let inputs = loss_inputs(&image, self.targets, self.style);
         let mut session = self.session.borrow_mut();
+        let t0 = std::time::Instant::now();
         let outputs = session.run(inputs)?;
         let (_, loss) = outputs[graph::LOSS].try_extract_tensor::<f32>()?;
         let (_, grad) = outputs[graph::GRAD].try_extract_tensor::<f32>()?;
-        // The chain rule through `to_pixel`: d pixel / d v = 127.5 (1 − tanh² v).
+        self.network.set(self.network.get() + t0.elapsed());
         let grad = grad
             .iter()
-            .zip(x)
-            .map(|(&g, &v)| {
-                let t = v.tanh();
-                f64::from(g) * PIXEL_HALF_RANGE * (1.0 - t * t)
-            })
+            .zip(slope.iter())
+            .map(|(&g, &d)| f64::from(g) * d)
             .collect();
         Ok((f64::from(loss[0]), grad))
     }
@@ -650,7 +685,7 @@ impl CostFunction for Objective<'_> {
     type Output = f64;
 
     fn cost(&self, x: &Vec<f64>) -> std::result::Result<f64, argmin::core::Error> {
-        Ok(self.evaluate(x)?.0)
+        Ok(self.evaluate_with(x, false)?.0)
     }
 }
 
