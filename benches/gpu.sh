@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU measurements, as one prepared script for a lent GPU machine (CUDA + PyTorch/JAX image,
+# The GPU measurements, as one prepared script for a GPU machine (CUDA + PyTorch/JAX image,
 # no network, files carried in). Stages, in the order given on the command line:
 #   probe   what the machine has (GPU, CUDA/cuDNN libraries, Python packages, FFmpeg/NVENC)
 #   ort     unpack the CUDA-enabled ONNX Runtime carried in .gpu/ort (see benches/README.md)
