@@ -44,7 +44,8 @@ use argmin::core::observers::{Observe, ObserverMode};
 use argmin::core::{CostFunction, Executor, Gradient, IterState, KV, State};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
-use ort::session::{Session, SessionInputValue};
+use ort::memory::MemoryInfo;
+use ort::session::{IoBinding, Session, SessionInputValue};
 use ort::value::Tensor;
 use prost::Message;
 
@@ -320,15 +321,23 @@ impl Optimize {
         report: Option<(&dyn Progress, u64)>,
     ) -> Result<Outcome> {
         let image = image_tensor(init, width, height)?;
+        // The targets are bound once for the whole optimisation: on CUDA they are copied to the
+        // device here, not at every evaluation. Only the image is bound anew for each run.
+        let mut binding = self.loss.create_binding()?;
+        for (name, t) in targets.content.iter().chain(&self.style_targets) {
+            binding.bind_input(name.as_str(), t)?;
+        }
+        let host = MemoryInfo::default();
+        binding.bind_output_to_device(graph::LOSS, &host)?;
+        binding.bind_output_to_device(graph::GRAD, &host)?;
         let iteration = Arc::new(AtomicU64::new(0));
         let evaluations = Cell::new(0);
         let network = Cell::new(std::time::Duration::ZERO);
         let started = std::time::Instant::now();
         let objective = Objective {
             session: RefCell::new(&mut self.loss),
+            binding: RefCell::new(binding),
             image: RefCell::new(image),
-            targets,
-            style: &self.style_targets,
             cache: RefCell::new(Vec::new()),
             slope: RefCell::new(Vec::new()),
             evaluations: &evaluations,
@@ -576,12 +585,12 @@ fn from_argmin(e: argmin::core::Error) -> Error {
 /// per new point.
 struct Objective<'a> {
     session: RefCell<&'a mut Session>,
+    /// The targets and outputs, bound once; the image is re-bound for each evaluation.
+    binding: RefCell<IoBinding>,
     /// The image input, allocated once and overwritten for each evaluation.
     image: RefCell<Tensor<f32>>,
     /// d pixel / d variable at the point being evaluated (reused buffer).
     slope: RefCell<Vec<f64>>,
-    targets: &'a Targets,
-    style: &'a [(String, Tensor<f32>)],
     /// The last few evaluations: the line search asks for the cost and then the gradient at the
     /// same point, and L-BFGS asks again for the gradient where the line search stopped.
     cache: RefCell<Vec<Evaluation>>,
@@ -664,10 +673,12 @@ impl Objective<'_> {
             *p = (PIXEL_HALF_RANGE * (1.0 + t)) as f32;
             *d = PIXEL_HALF_RANGE * (1.0 - t * t);
         }
-        let inputs = loss_inputs(&image, self.targets, self.style);
+        let mut binding = self.binding.borrow_mut();
         let mut session = self.session.borrow_mut();
         let t0 = std::time::Instant::now();
-        let outputs = session.run(inputs)?;
+        // Binding copies the image's current values (to the device, on CUDA).
+        binding.bind_input(graph::IMAGE, &*image)?;
+        let outputs = session.run_binding(&binding)?;
         let (_, loss) = outputs[graph::LOSS].try_extract_tensor::<f32>()?;
         let (_, grad) = outputs[graph::GRAD].try_extract_tensor::<f32>()?;
         self.network.set(self.network.get() + t0.elapsed());
