@@ -414,8 +414,8 @@ impl Converter {
     }
 }
 
-/// The colour matrix to assume: the frame's, else the stream's, else FFmpeg's usual guess (BT.709
-/// for HD, BT.601 below).
+/// The YUV colour matrix to assume: the frame's, else the stream's, else FFmpeg's usual guess
+/// (BT.709 for HD, BT.601 below).
 pub(crate) fn colorspace_or_guess(
     frame: ffmpeg::color::Space,
     stream: ffmpeg::color::Space,
@@ -423,7 +423,8 @@ pub(crate) fn colorspace_or_guess(
 ) -> ffmpeg::color::Space {
     use ffmpeg::color::Space;
     for s in [frame, stream] {
-        if !matches!(s, Space::Unspecified | Space::Reserved) {
+        // `RGB` (an RGB source) names no YUV matrix; neither do the unspecified values.
+        if !matches!(s, Space::Unspecified | Space::Reserved | Space::RGB) {
             return s;
         }
     }

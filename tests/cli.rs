@@ -322,6 +322,21 @@ fn existing_outputs_the_input_itself_and_unwritable_places_are_refused() {
         &["good.mkv", "existing.mp4"],
     );
 
+    let unknown = dir.path().join("out.xyz");
+    let e = fails(
+        &[
+            input.as_ref(),
+            "-m".as_ref(),
+            invert.as_ref(),
+            "-o".as_ref(),
+            unknown.as_ref(),
+        ],
+        "out.xyz",
+        dir.path(),
+        &["good.mkv", "existing.mp4"],
+    );
+    assert!(e.contains("no container"), "{e}");
+
     // A file where a folder should be: unwritable even for root.
     let under_file = dir.path().join("existing.mp4/out.mp4");
     fails(

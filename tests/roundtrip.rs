@@ -425,3 +425,36 @@ fn audio_the_container_cannot_hold_is_re_encoded_and_said_so() {
         "audio {a:.3} s in, {b:.3} s out"
     );
 }
+
+#[test]
+fn a_video_into_a_jpeg_gives_its_first_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in.mkv"), dir.path().join("first.jpg"));
+    make_clip(
+        &input,
+        &Clip {
+            frames: 5,
+            smooth: true,
+            ..Clip::default()
+        },
+    );
+    let out = vstyle!(input, "-m", model("invert.onnx"), "-o", output);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let frames = read_frames(&output, 64, 48, true);
+    assert_eq!(frames.len(), 1);
+    // JPEG at quality 2 on smooth ramps: a few levels. A wrong YUV matrix (the output tagged
+    // or converted with another than JPEG's BT.601) shows as a mean error of several levels.
+    let expected = inverted(&smooth_pattern(0, 64, 48));
+    let d = max_diff(&frames[0], &expected);
+    let mean = frames[0]
+        .iter()
+        .zip(&expected)
+        .map(|(a, b)| f64::from(a.abs_diff(*b)))
+        .sum::<f64>()
+        / expected.len() as f64;
+    assert!(d <= 8 && mean < 2.0, "max difference {d}, mean {mean:.2}");
+}

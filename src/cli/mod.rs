@@ -235,6 +235,7 @@ pub fn check_output(job: &Job, overwrite: bool) -> Result<()> {
             format!("folder {} does not exist", folder.display()),
         ));
     }
+    crate::encode::check_container(&job.output)?;
     if job.output.exists() && !overwrite {
         return Err(Error::output(
             &job.output,
@@ -325,6 +326,11 @@ pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
         },
         &args.optimize,
     )?;
+    if args.inputs.is_empty() && args.optimize.style.is_none() && args.model.is_none() {
+        return Err(Error::Usage(
+            "give an INPUT video, image or folder and a style (--model MODEL.onnx or --style IMAGE); see vstyle --help".into(),
+        ));
+    }
     if mode == Mode::Feedforward && args.model.is_none() {
         return Err(Error::Usage(
             "no style given: pass --model MODEL.onnx (or --style IMAGE to optimise)".into(),
