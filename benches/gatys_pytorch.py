@@ -26,6 +26,12 @@ from onnx import numpy_helper
 def read_rgb(path):
     if path.endswith(".npy"):  # [1,3,H,W] float32 0..255, for machines without ffmpeg
         return torch.from_numpy(np.load(path))
+    try:  # Pillow where it is installed (GPU images have it, not always ffmpeg)
+        from PIL import Image
+        img = np.asarray(Image.open(path).convert("RGB"))
+        return torch.from_numpy(img.astype(np.float32).transpose(2, 0, 1).copy())[None]
+    except ImportError:
+        pass
     probe = subprocess.run(
         ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
          "stream=width,height", "-of", "csv=p=0", path],
@@ -43,6 +49,12 @@ def write_rgb(path, x):
         np.save(path, x.detach().cpu().numpy())
         return
     img = x[0].detach().cpu().clamp(0, 255).round().byte().permute(1, 2, 0).contiguous().numpy()
+    try:
+        from PIL import Image
+        Image.fromarray(img).save(path)
+        return
+    except ImportError:
+        pass
     h, w, _ = img.shape
     subprocess.run(
         ["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",

@@ -7,6 +7,7 @@
 #   train   models/gpu_train.sh (MINUTES, RUNS as there)
 #   infer   bare ONNX Runtime fps at 1280x720 and 1920x1080, fp32 and fp16, host vs device buffers
 #   torch   the optimisation problem in PyTorch on CUDA (benches/gatys_pytorch.py), 512x512
+#   compare vstyle's CUDA output against its CPU output on a still (needs e2e's libraries)
 #   e2e     vstyle end to end on carried clips (.gpu2: binary, trimmed FFmpeg libraries, clips),
 #           then optimisation mode: 300 L-BFGS steps at 512x512 on CUDA
 # Everything is logged to $OUT/gpu.log; the last lines are a summary.
@@ -60,6 +61,12 @@ for stage in "$@"; do
       log "vstyle optimisation mode, 300 L-BFGS steps at 512x512"
       v .gpu2/content.png --mode optimize --style .gpu2/style.png --loss-net .gpu2/vgg16_conv1_5.onnx --size 512 --steps 300 -o /tmp/opt.png
       cp /tmp/opt.png "$OUT/optimize_cuda_512.png" 2>/dev/null ;;
+    compare)
+      log "CUDA against CPU, scream.onnx on a still"
+      for d in cpu cuda; do
+        .gpu2/vstyle .gpu2/content.png -m models/scream.onnx -o /tmp/cmp_$d.png -y -q --device $d --ort-lib $ORT/libonnxruntime.so.1.31.1
+      done
+      python3 -c 'import numpy as n,sys; from PIL import Image as I; a,b=[n.asarray(I.open(f),dtype=int) for f in sys.argv[1:]]; d=abs(a-b); print("max", d.max(), "mean", d.mean())' /tmp/cmp_cpu.png /tmp/cmp_cuda.png ;;
     *) echo "unknown stage $stage" ;;
   esac
 done
