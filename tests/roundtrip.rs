@@ -458,3 +458,48 @@ fn a_video_into_a_jpeg_gives_its_first_frame() {
         / expected.len() as f64;
     assert!(d <= 8 && mean < 2.0, "max difference {d}, mean {mean:.2}");
 }
+
+#[test]
+fn text_subtitles_the_container_cannot_hold_are_converted_with_their_timing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (clip, srt) = (dir.path().join("clip.mkv"), dir.path().join("s.srt"));
+    let (input, output) = (dir.path().join("subs.mkv"), dir.path().join("subs.mp4"));
+    make_clip(
+        &clip,
+        &Clip {
+            frames: 75,
+            codec_args: &["-c:v", "libx264"],
+            ..Clip::default()
+        },
+    );
+    let text = "1\n00:00:00,500 --> 00:00:01,200\nHello there\n\n2\n00:00:01,500 --> 00:00:02,400\nSecond line\n\n";
+    std::fs::write(&srt, text).unwrap();
+    let ok = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&clip)
+        .arg("-i")
+        .arg(&srt)
+        .args(["-c", "copy", "-c:s", "srt"])
+        .arg(&input)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    // SubRip cannot go into MP4: it comes out as mov_text, and says so.
+    let out = vstyle!(input, "-m", model("invert.onnx"), "-o", output);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.contains("converting it to mov_text"),
+        "{stderr}"
+    );
+    let back = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&output)
+        .args(["-map", "0:s", "-f", "srt", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&back.stdout),
+        text,
+        "same events, same times"
+    );
+}

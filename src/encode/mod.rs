@@ -18,7 +18,9 @@ use crate::error::{Error, Result};
 use crate::frame::{Frame, rotate_rgb};
 
 mod audio;
+mod subtitle;
 use audio::AudioTranscoder;
+use subtitle::SubtitleTranscoder;
 
 /// How the video is encoded.
 #[derive(Debug, Clone, Default)]
@@ -84,6 +86,8 @@ pub struct Sink {
     copied: HashMap<usize, (usize, Rational)>,
     /// Input stream index → its re-encoder, for audio the container cannot hold as it is.
     transcoded: HashMap<usize, AudioTranscoder>,
+    /// Input stream index → its converter, for text subtitles the container cannot hold as they are.
+    subtitles: HashMap<usize, SubtitleTranscoder>,
     info: VideoInfo,
     /// Encoder pixel format and (stored-orientation) size.
     pixel_format: Pixel,
@@ -240,6 +244,7 @@ impl Sink {
 
         let mut copied = HashMap::new();
         let mut transcoded = HashMap::new();
+        let mut subtitles = HashMap::new();
         if !is_image {
             for (index, params, tb) in copy {
                 let id = params.id();
@@ -251,6 +256,23 @@ impl Sink {
                         ffmpeg::ffi::FF_COMPLIANCE_NORMAL,
                     ) == 1
                 };
+                if !supported && params.medium() == ffmpeg::media::Type::Subtitle {
+                    match SubtitleTranscoder::new(&mut octx, output, params, *tb)? {
+                        Some(t) => {
+                            tracing::warn!(
+                                "{}: subtitle stream #{index} ({id:?}) cannot be stored in this container; converting it to {}",
+                                output.display(),
+                                t.encoder_name
+                            );
+                            subtitles.insert(*index, t);
+                        }
+                        None => tracing::warn!(
+                            "{}: subtitle stream #{index} ({id:?}) cannot be stored in this container and has no text to convert; it is left out",
+                            output.display()
+                        ),
+                    }
+                    continue;
+                }
                 if !supported {
                     let audio = params.medium() == ffmpeg::media::Type::Audio;
                     match audio
@@ -303,6 +325,7 @@ impl Sink {
             encoder_tb,
             copied,
             transcoded,
+            subtitles,
             info: info.clone(),
             pixel_format,
             color_space: space,
@@ -322,6 +345,7 @@ impl Sink {
         self.copied
             .keys()
             .chain(self.transcoded.keys())
+            .chain(self.subtitles.keys())
             .copied()
             .collect()
     }
@@ -413,10 +437,15 @@ impl Sink {
     /// # Errors
     /// Write failures.
     pub fn write_copied(&mut self, mut p: CopiedPacket) -> Result<()> {
+        if let Some(t) = self.subtitles.get_mut(&p.input_stream) {
+            let converted = t.push(&p.packet)?;
+            let (index, tb) = (t.output_index, t.time_base());
+            return self.write_encoded(converted.into_iter().collect(), index, tb);
+        }
         if let Some(t) = self.transcoded.get_mut(&p.input_stream) {
             let packets = t.push(Some(&p.packet))?;
             let (index, tb) = (t.output_index, t.time_base());
-            return self.write_encoded_audio(packets, index, tb);
+            return self.write_encoded(packets, index, tb);
         }
         let Some(&(out, in_tb)) = self.copied.get(&p.input_stream) else {
             return Ok(());
@@ -434,7 +463,7 @@ impl Sink {
             .map_err(|e| Error::output(&self.final_path, format!("write error ({e})")))
     }
 
-    fn write_encoded_audio(
+    fn write_encoded(
         &mut self,
         packets: Vec<ffmpeg::Packet>,
         index: usize,
@@ -504,7 +533,7 @@ impl Sink {
             .map(|t| Ok((t.push(None)?, t.output_index, t.time_base())))
             .collect::<Result<_>>()?;
         for (packets, index, tb) in flushed {
-            self.write_encoded_audio(packets, index, tb)?;
+            self.write_encoded(packets, index, tb)?;
         }
         self.octx.write_trailer().map_err(|e| {
             Error::output(&self.final_path, format!("cannot finish the file ({e})"))
