@@ -93,7 +93,7 @@ impl Adjust {
                 let d = y_st - y_in;
                 (r, g, b) = (or + d, og + d, ob + d);
             }
-            let mix = |x: f32, orig: f32| (s * x + (1.0 - s) * orig + 0.5).clamp(0.0, 255.0) as u8;
+            let mix = |x: f32, orig: f32| crate::frame::to_u8(s * x + (1.0 - s) * orig);
             st[0] = mix(r, or);
             st[1] = mix(g, og);
             st[2] = mix(b, ob);
