@@ -102,6 +102,7 @@ pub fn chw_to_rgb_cropped(
 }
 
 #[inline]
+#[allow(clippy::manual_clamp)] // clamp keeps NaN; max/min turn it into 0, as wanted here
 pub(crate) fn to_u8(v: f32) -> u8 {
     // max/min (not clamp) so NaN becomes 0; then the value is in 0.5..=255.5 and the plain
     // truncating conversion is exact and vectorises, where a saturating `as u8` does not.
