@@ -200,3 +200,46 @@ fn flags_of_the_other_mode_are_refused_by_name() {
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(err.contains("no input given"), "{err}");
 }
+
+#[test]
+fn ctrl_c_stops_an_optimisation_within_a_step_and_leaves_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = (dir.path().join("c.png"), dir.path().join("s.png"));
+    picture(&content, 64, 48, true);
+    picture(&style, 64, 48, false);
+    let output = dir.path().join("out.png");
+    // Far more steps than fit in the time before the signal.
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_vstyle"))
+        .arg(&content)
+        .arg("--style")
+        .arg(&style)
+        .arg("--loss-net")
+        .arg(model("tiny_vgg.onnx"))
+        .args(["--size", "64", "--steps", "100000", "-o"])
+        .arg(&output)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let sent = std::time::Instant::now();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        sent.elapsed() < std::time::Duration::from_secs(5),
+        "stopped mid-frame, not after 100000 steps"
+    );
+    let mut left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["c.png", "s.png"], "no output, no partial");
+}

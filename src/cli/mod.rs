@@ -260,7 +260,7 @@ pub fn main() -> ExitCode {
         }
     };
     init_logging(&args);
-    let cancel: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
+    let cancel: &'static AtomicBool = &crate::pipeline::INTERRUPTED;
     install_ctrl_c(cancel);
     match run(&args, cancel) {
         Ok(()) => ExitCode::SUCCESS,

@@ -35,6 +35,10 @@ const QUEUE_PER_WORKER: usize = 2;
 /// Copied packets waiting for the muxer. Packets are small; the decoder blocks beyond this.
 const PACKET_QUEUE: usize = 256;
 
+/// Set once by the user's interrupt (the CLI's Ctrl-C handler); long computations inside a
+/// stage, such as one frame's optimisation, look at it to stop early.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
 /// How often a blocked stage looks whether another one failed.
 const POLL: Duration = Duration::from_millis(50);
 
@@ -226,11 +230,13 @@ pub fn run(
     });
     times.stylize = *stylize_busy.lock().expect("timer poisoned");
 
-    if let Some(e) = failure.error.into_inner().expect("error slot poisoned") {
-        return Err(e);
-    }
-    if opts.cancel.load(Ordering::Relaxed) {
+    let error = failure.error.into_inner().expect("error slot poisoned");
+    // An interrupted run reports the interruption, not the disconnects it caused.
+    if opts.cancel.load(Ordering::Relaxed) && error.as_ref().is_none_or(Error::is_consequence) {
         return Err(Error::Cancelled);
+    }
+    if let Some(e) = error {
+        return Err(e);
     }
     Ok(FileStats {
         frames: frames_written,

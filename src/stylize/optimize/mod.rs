@@ -638,6 +638,10 @@ impl Objective<'_> {
         if let Some(e) = self.cache.borrow().iter().find(|e| e.x == x) {
             return Ok(scaled(e));
         }
+        if crate::pipeline::INTERRUPTED.load(Ordering::Relaxed) {
+            // Ctrl-C: stop within one evaluation rather than after the frame's last step.
+            return Err(argmin::core::Error::new(Error::Cancelled));
+        }
         let (cost, grad) = self.run(x).map_err(argmin::core::Error::new)?;
         self.evaluations.set(self.evaluations.get() + 1);
         if let Some((progress, index)) = self.report {
