@@ -362,11 +362,7 @@ fn existing_outputs_the_input_itself_and_unwritable_places_are_refused() {
         "-y".as_ref(),
         "-q".as_ref(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(
         out.stderr.is_empty(),
         "-q prints nothing: {}",

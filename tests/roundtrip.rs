@@ -27,11 +27,7 @@ fn lossless_round_trip_inverts_every_pixel_of_every_frame_in_order() {
         "--pix-fmt",
         "bgr0"
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let frames = read_frames(&output, 64, 48, true);
     assert_eq!(frames.len(), 12);
     for (i, f) in frames.iter().enumerate() {
@@ -66,11 +62,7 @@ fn odd_sizes_are_padded_for_the_network_and_cropped_back_exactly() {
         "--batch",
         "2"
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let frames = read_frames(&output, 67, 37, true);
     assert_eq!(frames.len(), 3);
     for (i, f) in frames.iter().enumerate() {
@@ -104,11 +96,7 @@ fn h264_output_matches_within_the_codec_tolerance_and_keeps_timestamps_and_audio
         "--pix-fmt",
         "yuv444p"
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let expected: Vec<Vec<u8>> = read_frames(&input, 64, 48, true)
         .iter()
         .map(|f| inverted(f))
@@ -165,11 +153,7 @@ fn variable_frame_rate_timestamps_survive() {
         "--codec",
         "ffv1"
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let (pin, pout) = (video_pts(&input), video_pts(&output));
     assert_eq!(pin.len(), 10);
     assert!(
@@ -204,11 +188,7 @@ fn fixed_size_models_run_on_resized_frames_and_come_back_at_the_input_size() {
         "--pix-fmt",
         "bgr0"
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let frames = read_frames(&output, 96, 64, true);
     assert_eq!(frames.len(), 4);
     for (i, f) in frames.iter().enumerate() {
@@ -272,11 +252,7 @@ fn rotation_metadata_is_honoured_and_kept() {
         "--pix-fmt",
         "yuv444p"
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(rotation(&output), rotation(&input));
     // Played upright (autorotate), the output is the inverted upright input.
     let (a, b) = (
@@ -305,11 +281,7 @@ fn a_still_image_gives_a_stylized_image() {
         },
     );
     let out = vstyle!(input, "-m", model("invert.onnx"), "-o", output);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let frames = read_frames(&output, 50, 30, true);
     assert_eq!(frames, vec![inverted(&pattern(0, 50, 30))]);
 }
@@ -340,11 +312,7 @@ fn limit_stops_after_n_frames_and_strength_zero_gives_the_input_back() {
         "--strength",
         "0"
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let frames = read_frames(&output, 64, 48, true);
     assert_eq!(frames.len(), 3);
     for (i, f) in frames.iter().enumerate() {
@@ -366,11 +334,7 @@ fn the_transformer_net_runs_at_the_frame_size() {
         },
     );
     let out = vstyle!(input, "-m", model("transformer_net.onnx"), "-o", output);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let stream = probe(
         &output,
         &[
@@ -439,11 +403,7 @@ fn a_video_into_a_jpeg_gives_its_first_frame() {
         },
     );
     let out = vstyle!(input, "-m", model("invert.onnx"), "-o", output);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let frames = read_frames(&output, 64, 48, true);
     assert_eq!(frames.len(), 1);
     // JPEG at quality 2 on smooth ramps: a few levels. A wrong YUV matrix (the output tagged

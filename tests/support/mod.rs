@@ -228,3 +228,12 @@ pub fn files_in(dir: &Path) -> Vec<String> {
     v.sort();
     v
 }
+
+/// Asserts that a run succeeded, showing its stderr when it did not.
+pub fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "vstyle failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
