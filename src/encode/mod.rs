@@ -248,14 +248,7 @@ impl Sink {
         if !is_image {
             for (index, params, tb) in copy {
                 let id = params.id();
-                // SAFETY: oformat is valid for the lifetime of octx.
-                let supported = unsafe {
-                    ffmpeg::ffi::avformat_query_codec(
-                        (*octx.as_ptr()).oformat,
-                        id.into(),
-                        ffmpeg::ffi::FF_COMPLIANCE_NORMAL,
-                    ) == 1
-                };
+                let supported = container_takes(&octx, id);
                 if !supported && params.medium() == ffmpeg::media::Type::Subtitle {
                     match SubtitleTranscoder::new(&mut octx, output, params, *tb)? {
                         Some(t) => {
@@ -575,23 +568,28 @@ fn forget_partial(path: &Path) {
     }
 }
 
+/// True when the output's container can store streams of codec `id`.
+pub(crate) fn container_takes(octx: &ffmpeg::format::context::Output, id: codec::Id) -> bool {
+    // SAFETY: oformat is valid for the lifetime of octx.
+    unsafe {
+        ffmpeg::ffi::avformat_query_codec(
+            (*octx.as_ptr()).oformat,
+            id.into(),
+            ffmpeg::ffi::FF_COMPLIANCE_NORMAL,
+        ) == 1
+    }
+}
+
 fn default_video_encoder(
     octx: &ffmpeg::format::context::Output,
     output: &Path,
     is_image: bool,
 ) -> Option<ffmpeg::Codec> {
-    if !is_image {
-        // SAFETY: oformat is valid while octx lives.
-        let takes_h264 = unsafe {
-            ffmpeg::ffi::avformat_query_codec(
-                (*octx.as_ptr()).oformat,
-                codec::Id::H264.into(),
-                ffmpeg::ffi::FF_COMPLIANCE_NORMAL,
-            ) == 1
-        };
-        if takes_h264 && let Some(c) = encoder::find_by_name("libx264") {
-            return Some(c);
-        }
+    if !is_image
+        && container_takes(octx, codec::Id::H264)
+        && let Some(c) = encoder::find_by_name("libx264")
+    {
+        return Some(c);
     }
     // The file name matters: image2 picks png for .png and mjpeg for .jpg.
     let id = octx.format().codec(&output, ffmpeg::media::Type::Video);

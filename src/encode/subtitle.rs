@@ -46,9 +46,6 @@ impl SubtitleTranscoder {
         // video; MP4 names no default subtitle codec at all, though it holds mov_text.)
         let id = unsafe {
             let oformat = (*octx.as_ptr()).oformat;
-            let takes = |id: codec::Id| {
-                ffi::avformat_query_codec(oformat, id.into(), ffi::FF_COMPLIANCE_NORMAL) == 1
-            };
             [
                 codec::Id::from((*oformat).subtitle_codec),
                 codec::Id::MOV_TEXT,
@@ -57,7 +54,7 @@ impl SubtitleTranscoder {
                 codec::Id::WEBVTT,
             ]
             .into_iter()
-            .find(|&id| id != codec::Id::None && is_text(id) && takes(id))
+            .find(|&id| id != codec::Id::None && is_text(id) && super::container_takes(octx, id))
         };
         let Some(id) = id.filter(|_| is_text(params.id())) else {
             return Ok(None);
