@@ -104,7 +104,9 @@ pub struct Sink {
 /// Per-thread conversion state (swscale contexts cannot move between threads).
 #[derive(Default)]
 pub struct EncodeConverter {
-    scaler: Option<(scaling::Context, u32, u32)>,
+    /// The scaler and the RGB frame it reads, kept for the size they were made for: only
+    /// swscale reads the RGB frame, so it can be refilled for every frame instead of allocated.
+    scaler: Option<(scaling::Context, frame::Video, u32, u32)>,
 }
 
 impl Sink {
@@ -363,16 +365,10 @@ impl Sink {
             let (r, w, h) = rotate_rgb(&f.rgb, f.width as usize, f.height as usize, turns_back);
             (std::borrow::Cow::Owned(r), w, h)
         };
-        let mut src = frame::Video::new(Pixel::RGB24, w as u32, h as u32);
-        let stride = src.stride(0);
-        let data = src.data_mut(0);
-        for y in 0..h {
-            data[y * stride..y * stride + w * 3].copy_from_slice(&rgb[y * w * 3..(y + 1) * w * 3]);
-        }
         if conv
             .scaler
             .as_ref()
-            .is_none_or(|(_, sw, sh)| (*sw, *sh) != (w as u32, h as u32))
+            .is_none_or(|(_, _, sw, sh)| (*sw, *sh) != (w as u32, h as u32))
         {
             let mut ctx = scaling::Context::get(
                 Pixel::RGB24,
@@ -403,12 +399,19 @@ impl Sink {
                     output_range(&self.info, self.pixel_format) == ffmpeg::color::Range::JPEG;
                 set_colorspace(&mut ctx, space, full, false);
             }
-            conv.scaler = Some((ctx, w as u32, h as u32));
+            let src = frame::Video::new(Pixel::RGB24, w as u32, h as u32);
+            conv.scaler = Some((ctx, src, w as u32, h as u32));
+        }
+        let (scaler, src, ..) = conv.scaler.as_mut().expect("scaler was just created");
+        let stride = src.stride(0);
+        let data = src.data_mut(0);
+        for y in 0..h {
+            // Rows of FFmpeg frames are padded: copy by stride.
+            data[y * stride..y * stride + w * 3].copy_from_slice(&rgb[y * w * 3..(y + 1) * w * 3]);
         }
         // A fresh frame each time: the encoder may keep a reference to the one it was given.
         let mut out = frame::Video::new(self.pixel_format, self.size.0, self.size.1);
-        let (scaler, ..) = conv.scaler.as_mut().expect("scaler was just created");
-        scaler.run(&src, &mut out).map_err(|e| {
+        scaler.run(src, &mut out).map_err(|e| {
             Error::output(&self.final_path, format!("colour conversion failed: {e}"))
         })?;
         out.set_pts(f.pts);
