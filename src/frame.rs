@@ -33,9 +33,24 @@ impl Frame {
     }
 }
 
-/// Writes `rgb` (packed HWC u8) into `out` (one CHW f32 image of `pad_w x pad_h`), repeating the
-/// last column and row to fill the padding. The padding exists because the transformer nets halve
-/// the size twice and double it twice: sizes that are not multiples of 4 come out shifted.
+/// The source index that padding position `i` mirrors in a line of `len` values (numpy's
+/// `reflect`: `… 2 1 | 0 1 2 … n-1 | n-2 n-3 …`, periodic when the padding is longer than the line).
+#[inline]
+pub fn reflect(i: usize, len: usize) -> usize {
+    if len <= 1 {
+        return 0;
+    }
+    let period = 2 * (len - 1);
+    let m = i % period;
+    if m < len { m } else { period - m }
+}
+
+/// Writes `rgb` (packed HWC u8) into `out` (one CHW f32 image of `pad_w x pad_h`), mirroring the
+/// picture at its right and bottom edges to fill the padding. The padding exists because the
+/// transformer nets halve the size twice and double it twice (sizes that are not multiples of 4
+/// come out shifted), and because fixed-size networks take frames of another aspect. Mirroring,
+/// not repeating the edge, keeps the instance-norm statistics of a large padding close to the
+/// picture's own (a repeated edge row over 40% of a 384x384 input shifts every colour).
 pub fn rgb_to_chw_padded(
     rgb: &[u8],
     width: usize,
@@ -51,7 +66,7 @@ pub fn rgb_to_chw_padded(
     let (r_plane, rest) = out.split_at_mut(plane);
     let (g_plane, b_plane) = rest.split_at_mut(plane);
     for y in 0..pad_h {
-        let src_row = &rgb[y.min(height - 1) * width * 3..][..width * 3];
+        let src_row = &rgb[reflect(y, height) * width * 3..][..width * 3];
         let row = y * pad_w;
         let (r, g, b) = (
             &mut r_plane[row..row + pad_w],
@@ -63,23 +78,25 @@ pub fn rgb_to_chw_padded(
             g[x] = f32::from(px[1]);
             b[x] = f32::from(px[2]);
         }
-        let last = width - 1;
         for x in width..pad_w {
-            r[x] = r[last];
-            g[x] = g[last];
-            b[x] = b[last];
+            let m = reflect(x, width);
+            r[x] = r[m];
+            g[x] = g[m];
+            b[x] = b[m];
         }
     }
 }
 
 /// Reads the top-left `width x height` of a CHW f32 image of `pad_w` columns back into packed
-/// RGB24, rounding and clamping to 0..255 (the model contract leaves the output unclamped).
+/// RGB24, multiplying by `scale` (1 for 0..255 networks, 255 for 0..1 ones), rounding and
+/// clamping to 0..255 (the model contract leaves the output unclamped).
 pub fn chw_to_rgb_cropped(
     chw: &[f32],
     pad_w: usize,
     pad_h: usize,
     width: usize,
     height: usize,
+    scale: f32,
     rgb: &mut [u8],
 ) {
     assert!(pad_w >= width && pad_h >= height);
@@ -94,11 +111,76 @@ pub fn chw_to_rgb_cropped(
         let dst = &mut rgb[y * width * 3..(y + 1) * width * 3];
         // Zipped iterators, not indexing: no bounds checks in the hot loop, so it vectorises.
         for (px, ((&r, &g), &b)) in dst.chunks_exact_mut(3).zip(r.iter().zip(g).zip(b)) {
-            px[0] = to_u8(r);
-            px[1] = to_u8(g);
-            px[2] = to_u8(b);
+            px[0] = to_u8(r * scale);
+            px[1] = to_u8(g * scale);
+            px[2] = to_u8(b * scale);
         }
     }
+}
+
+/// Writes `rgb` (packed HWC u8) into `out` (one HWC f32 image of `pad_w x pad_h`, channels
+/// last), mirroring the picture into the padding like [`rgb_to_chw_padded`].
+pub fn rgb_to_hwc_padded(
+    rgb: &[u8],
+    width: usize,
+    height: usize,
+    pad_w: usize,
+    pad_h: usize,
+    out: &mut [f32],
+) {
+    assert!(pad_w >= width && pad_h >= height && width > 0 && height > 0);
+    assert_eq!(rgb.len(), width * height * 3);
+    assert_eq!(out.len(), 3 * pad_w * pad_h);
+    for (y, row) in out.chunks_exact_mut(3 * pad_w).enumerate() {
+        let src_row = &rgb[reflect(y, height) * width * 3..][..width * 3];
+        for (o, &v) in row[..width * 3].iter_mut().zip(src_row) {
+            *o = f32::from(v);
+        }
+        for x in width..pad_w {
+            let m = reflect(x, width);
+            row.copy_within(3 * m..3 * m + 3, 3 * x);
+        }
+    }
+}
+
+/// Reads the top-left `width x height` of an HWC f32 image of `pad_w` columns back into packed
+/// RGB24, scaled, rounded and clamped as [`chw_to_rgb_cropped`] does.
+pub fn hwc_to_rgb_cropped(
+    hwc: &[f32],
+    pad_w: usize,
+    pad_h: usize,
+    width: usize,
+    height: usize,
+    scale: f32,
+    rgb: &mut [u8],
+) {
+    assert!(pad_w >= width && pad_h >= height);
+    assert_eq!(hwc.len(), 3 * pad_w * pad_h);
+    assert_eq!(rgb.len(), width * height * 3);
+    for (dst, src) in rgb
+        .chunks_exact_mut(3 * width)
+        .zip(hwc.chunks_exact(3 * pad_w))
+    {
+        for (o, &v) in dst.iter_mut().zip(&src[..3 * width]) {
+            *o = to_u8(v * scale);
+        }
+    }
+}
+
+/// The `width x height` window at `(x, y)` of packed RGB24 `rgb` of `stride_w` columns.
+pub fn crop_rgb(
+    rgb: &[u8],
+    stride_w: usize,
+    x: usize,
+    y: usize,
+    width: usize,
+    height: usize,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(width * height * 3);
+    for row in y..y + height {
+        out.extend_from_slice(&rgb[(row * stride_w + x) * 3..][..width * 3]);
+    }
+    out
 }
 
 #[inline]
@@ -168,7 +250,7 @@ mod tests {
                 "every padded element is written"
             );
             let mut back = vec![0u8; rgb.len()];
-            chw_to_rgb_cropped(&chw, pw, ph, w, h, &mut back);
+            chw_to_rgb_cropped(&chw, pw, ph, w, h, 1.0, &mut back);
             assert_eq!(back, rgb, "{w}x{h}");
         }
     }
@@ -182,18 +264,39 @@ mod tests {
     }
 
     #[test]
-    fn padding_repeats_the_last_row_and_column() {
+    fn padding_mirrors_the_picture() {
         let rgb = [1u8, 2, 3, 4, 5, 6]; // 1x2: two rows of one pixel
         let mut chw = vec![0.0; 3 * 2 * 3];
         rgb_to_chw_padded(&rgb, 1, 2, 2, 3, &mut chw);
-        assert_eq!(&chw[0..6], &[1.0, 1.0, 4.0, 4.0, 4.0, 4.0]);
+        // One column is mirrored as itself; rows 0 1 | 0.
+        assert_eq!(&chw[0..6], &[1.0, 1.0, 4.0, 4.0, 1.0, 1.0]);
+        let mirrored: Vec<usize> = (0..9).map(|i| reflect(i, 3)).collect();
+        assert_eq!(mirrored, [0, 1, 2, 1, 0, 1, 2, 1, 0]);
+        assert_eq!(reflect(5, 1), 0);
+    }
+
+    #[test]
+    fn channels_last_round_trip_pads_and_scales() {
+        let rgb = [10u8, 20, 30, 40, 50, 60]; // 2x1
+        let mut hwc = vec![0.0; 3 * 3 * 2];
+        rgb_to_hwc_padded(&rgb, 2, 1, 3, 2, &mut hwc);
+        assert_eq!(
+            &hwc[..9],
+            &[10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 10.0, 20.0, 30.0]
+        );
+        assert_eq!(&hwc[9..], &hwc[..9], "one row is mirrored as itself");
+        let unit: Vec<f32> = hwc.iter().map(|v| v / 255.0).collect();
+        let mut back = [0u8; 6];
+        hwc_to_rgb_cropped(&unit, 3, 2, 2, 1, 255.0, &mut back);
+        assert_eq!(back, rgb);
+        assert_eq!(crop_rgb(&rgb, 2, 1, 0, 1, 1), vec![40, 50, 60]);
     }
 
     #[test]
     fn output_is_clamped_and_rounded() {
         let chw = [-5.0, 300.0, 127.4, 127.6, f32::NAN, 0.49];
         let mut rgb = [0u8; 6];
-        chw_to_rgb_cropped(&chw, 2, 1, 2, 1, &mut rgb);
+        chw_to_rgb_cropped(&chw, 2, 1, 2, 1, 1.0, &mut rgb);
         assert_eq!(rgb, [0, 127, 0, 255, 128, 0]);
     }
 

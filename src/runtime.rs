@@ -13,8 +13,6 @@ use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 
 use crate::error::{Error, Result};
 
-/// Where set-up puts the library, relative to the package root (see `scripts/setup.sh`).
-const PROJECT_LIB_DIR: &str = ".ort/lib";
 /// The unversioned name set-up links to the versioned file from the wheel.
 const LIB_NAME: &str = "libonnxruntime.so";
 
@@ -29,8 +27,10 @@ pub enum Device {
     Cuda,
 }
 
-/// The candidates for the library, in the order they are tried. An explicit path (flag or
-/// `ORT_DYLIB_PATH`) is the only candidate when given, so a typo is reported, not papered over.
+/// The candidates for the library, in the order they are tried: beside the executable, the
+/// package's `.ort/lib` (where set-up puts it), then the user data folder's `lib/` (see
+/// [`crate::locate`]). An explicit path (flag or `ORT_DYLIB_PATH`) is the only candidate when
+/// given, so a typo is reported, not papered over.
 pub fn library_candidates(explicit: Option<&Path>) -> Vec<PathBuf> {
     if let Some(p) = explicit {
         return vec![p.to_path_buf()];
@@ -38,24 +38,10 @@ pub fn library_candidates(explicit: Option<&Path>) -> Vec<PathBuf> {
     if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|v| !v.is_empty()) {
         return vec![PathBuf::from(p)];
     }
-    let mut out = Vec::new();
-    if let Some(dir) = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(Path::to_path_buf))
-    {
-        out.push(dir.join(LIB_NAME));
-        // target/{debug,release}/vstyle → the package root's set-up folder.
-        if let Some(root) = dir.parent().and_then(Path::parent) {
-            out.push(root.join(PROJECT_LIB_DIR).join(LIB_NAME));
-        }
-    }
-    out.push(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join(PROJECT_LIB_DIR)
-            .join(LIB_NAME),
-    );
-    out.dedup();
-    out
+    crate::locate::library_dirs()
+        .into_iter()
+        .map(|d| d.join(LIB_NAME))
+        .collect()
 }
 
 static ENVIRONMENT: OnceLock<Environment> = OnceLock::new();

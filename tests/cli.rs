@@ -230,21 +230,22 @@ fn unreadable_and_unfit_models_are_refused_before_any_frame() {
         &keep,
     );
 
-    let nhwc = model("bad_nhwc.onnx");
+    // A style predictor is no style network: its output is a vector, not a picture.
+    let vector = model("arb_predict.onnx");
     let e = fails(
         &[
             input.as_ref(),
             "-m".as_ref(),
-            nhwc.as_ref(),
+            vector.as_ref(),
             "-o".as_ref(),
             out.as_ref(),
         ],
-        "bad_nhwc.onnx",
+        "arb_predict.onnx",
         dir.path(),
         &keep,
     );
     assert!(
-        e.contains("NHWC") && e.contains("[N,3,H,W]"),
+        e.contains("differs from the input shape"),
         "says what was expected and found: {e}"
     );
 

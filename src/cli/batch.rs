@@ -169,7 +169,7 @@ pub fn is_batch(args: &Args) -> bool {
 pub fn run(
     args: &Args,
     cancel: &AtomicBool,
-    load: impl FnOnce() -> Result<(Box<dyn Stylizer>, &'static str)>,
+    load: impl FnOnce() -> Result<(Box<dyn Stylizer>, String)>,
 ) -> Result<()> {
     let started = Instant::now();
     if let Some(out) = &args.output
@@ -238,9 +238,9 @@ pub fn run(
         .map(|j| (j.output.clone(), Outcome::Skipped))
         .collect();
     if !split.to_run.is_empty() {
-        let (stylizer, provider) = load()?;
+        let (stylizer, what) = load()?;
         if !args.quiet {
-            eprintln!("using the {provider} execution provider");
+            eprintln!("running on {what}");
         }
         let stylizer = SharedStylizer::new(stylizer);
         let ran = run_jobs(args, &split.to_run, &stylizer, cancel);

@@ -23,8 +23,9 @@ use crate::error::{Error, Result};
 use crate::pipeline::{self, PipelineOptions};
 use crate::progress::{Event, NoProgress, Progress};
 use crate::runtime::{self, Device, SessionOptions};
-use crate::stylize::feedforward::{FeedForward, FeedForwardOptions};
+use crate::stylize::feedforward::{FeedForward, FeedForwardOptions, StyleRequest, ValueRange};
 use crate::stylize::optimize::Optimize;
+use crate::stylize::styles::StyleChoice;
 use crate::stylize::{Adjust, Stylizer};
 pub use optimize::{Mode, OptimizeArgs};
 use render::TerminalProgress;
@@ -90,9 +91,36 @@ pub struct Args {
     #[arg(long, value_enum, help_heading = "Style")]
     pub mode: Option<Mode>,
 
-    /// Feed-forward style network (ONNX, float32 NCHW RGB 0..255 in and out).
-    #[arg(short, long, value_name = "MODEL.onnx", help_heading = "Style")]
+    /// Feed-forward style network: a path, or a name looked up in the model folders
+    /// ($VSTYLE_MODELS, models/ beside the binary or in the checkout, ~/.local/share/vstyle/models).
+    #[arg(short, long, value_name = "MODEL", help_heading = "Style")]
     pub model: Option<PathBuf>,
+
+    /// Style of a multi-style network, by name or index (see --list-styles).
+    #[arg(
+        long,
+        value_name = "NAME",
+        conflicts_with = "style_mix",
+        help_heading = "Style"
+    )]
+    pub style_name: Option<String>,
+
+    /// Mix of a multi-style network's styles, NAME=WEIGHT,… (weights are normalised to sum 1).
+    #[arg(long, value_name = "MIX", help_heading = "Style")]
+    pub style_mix: Option<String>,
+
+    /// Print the styles a model holds (names, paintings, credits) and exit.
+    #[arg(long, value_name = "MODEL", help_heading = "Style")]
+    pub list_styles: Option<PathBuf>,
+
+    /// Pixel values the model takes and gives: 0..255 or 0..1 [default: its metadata, else 0..255].
+    #[arg(long, value_name = "RANGE", value_parser = ValueRange::parse, help_heading = "Style")]
+    pub value_range: Option<ValueRange>,
+
+    /// Predictor network of an arbitrary-style model (--style IMAGE) [default: the one its
+    /// metadata names, beside it].
+    #[arg(long, value_name = "MODEL.onnx", help_heading = "Style")]
+    pub style_predictor: Option<PathBuf>,
 
     /// How much of the style to apply: 1 is the network's output, 0 the input.
     #[arg(long, value_name = "0..1", default_value_t = 1.0, value_parser = parse_unit, help_heading = "Style")]
@@ -108,6 +136,16 @@ pub struct Args {
 
     #[command(flatten)]
     pub optimize: OptimizeArgs,
+
+    /// Paint every style of the model on PHOTO, each tile labelled, into one PNG (-o), instead
+    /// of stylizing an input [default output: PHOTO_sheet.png].
+    #[arg(long, value_name = "PHOTO", help_heading = "Preview")]
+    pub sheet: Option<PathBuf>,
+
+    /// Write N evenly spaced frames of the input video, input beside output, into one PNG (-o)
+    /// instead of the video [default output: INPUT_preview.png].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64), help_heading = "Preview")]
+    pub preview: Option<u32>,
 
     /// Where the networks run.
     #[arg(long, value_enum, default_value_t = Device::Auto, help_heading = "Performance")]
@@ -317,15 +355,28 @@ fn install_ctrl_c(cancel: &'static AtomicBool) {
 /// # Errors
 /// The first failure, as one line naming the file.
 pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
+    if let Some(model) = &args.list_styles {
+        runtime::environment(args.ort_lib.as_deref())?;
+        let model = crate::locate::model(model)?;
+        print!(
+            "{}",
+            crate::stylize::feedforward::list_styles(&model, args.value_range)?
+        );
+        return Ok(());
+    }
     let mode = optimize::resolve_mode(
         args.mode,
         &optimize::FeedForwardGiven {
             model: args.model.is_some(),
             max_side: args.max_side.is_some(),
             batch: args.batch != 1,
+            style_choice: args.style_name.is_some() || args.style_mix.is_some(),
         },
         &args.optimize,
     )?;
+    if args.sheet.is_some() || args.preview.is_some() {
+        return preview(args, mode, cancel);
+    }
     if args.inputs.is_empty() && args.optimize.style.is_none() && args.model.is_none() {
         return Err(Error::Usage(
             "give an INPUT video, image or folder and a style (--model MODEL.onnx or --style IMAGE); see vstyle --help".into(),
@@ -410,7 +461,11 @@ pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
     // Open the input first: a bad input is reported before the (slower) model load.
     Source::open(&job.input)?;
     let (mut stylizers, provider) = match mode {
-        Mode::Feedforward => load_stylizers(args, None)?,
+        Mode::Feedforward => {
+            let loaded = load_stylizers(args, None)?;
+            let what = loaded.describe();
+            (loaded.stylizers, what)
+        }
         Mode::Optimize => {
             if args.workers.is_some_and(|w| w > 1) {
                 return Err(Error::Usage(
@@ -423,7 +478,10 @@ pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
                 threads: args.threads.unwrap_or_else(physical_cores),
             };
             let (opt, provider) = Optimize::load(&optimize::options(&args.optimize, session)?)?;
-            (vec![Box::new(opt) as Box<dyn Stylizer>], provider)
+            (
+                vec![Box::new(opt) as Box<dyn Stylizer>],
+                provider.to_string(),
+            )
         }
     };
     let encode = encode_options(args)?;
@@ -463,49 +521,188 @@ pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
     Ok(())
 }
 
+/// The networks of a run, and what they are.
+struct Loaded {
+    stylizers: Vec<Box<dyn Stylizer>>,
+    provider: &'static str,
+    /// The style painted, when the model says (a multi-style choice, a style image, a name).
+    style: Option<String>,
+}
+
+impl Loaded {
+    /// "CPU" or "CPU, style starry_night", for the summary line.
+    fn describe(&self) -> String {
+        match &self.style {
+            Some(s) => format!("{}, style {s}", self.provider),
+            None => self.provider.to_string(),
+        }
+    }
+}
+
 /// Loads the network the arguments name (once per run, whatever the number of files); returns
-/// it with the execution provider's name.
-fn load_stylizer(args: &Args) -> Result<(Box<dyn Stylizer>, &'static str)> {
-    let (mut all, provider) = load_stylizers(args, Some(1))?;
-    Ok((all.remove(0), provider))
+/// it with the execution provider's name and the style.
+fn load_stylizer(args: &Args) -> Result<(Box<dyn Stylizer>, String)> {
+    let mut loaded = load_stylizers(args, Some(1))?;
+    let what = loaded.describe();
+    Ok((loaded.stylizers.remove(0), what))
+}
+
+/// The style the arguments ask a feed-forward network for.
+fn style_request(args: &Args) -> Result<StyleRequest> {
+    Ok(
+        match (&args.style_name, &args.style_mix, &args.optimize.style) {
+            (Some(name), None, None) => StyleRequest::Choice(StyleChoice::One(name.clone())),
+            (None, Some(mix), None) => StyleRequest::Choice(
+                StyleChoice::parse_mix(mix)
+                    .map_err(|m| Error::Usage(format!("--style-mix: {m}")))?,
+            ),
+            (None, None, Some(image)) => StyleRequest::Image(image.clone()),
+            (None, None, None) => StyleRequest::None,
+            _ => {
+                return Err(Error::Usage(
+                    "--style-name, --style-mix and --style IMAGE each choose the style; give one"
+                        .into(),
+                ));
+            }
+        },
+    )
+}
+
+/// The options of a feed-forward network from the arguments, with `threads` per session.
+fn feedforward_options(args: &Args, threads: usize, style: StyleRequest) -> FeedForwardOptions {
+    FeedForwardOptions {
+        session: SessionOptions {
+            device: args.device,
+            threads,
+        },
+        batch: args.batch as usize,
+        max_side: args.max_side,
+        style,
+        value_range: args.value_range,
+        style_predictor: args.style_predictor.clone(),
+    }
+}
+
+/// The model `-m` names, resolved through the model folders.
+fn model_path(args: &Args) -> Result<PathBuf> {
+    let model = args
+        .model
+        .as_ref()
+        .ok_or_else(|| Error::Usage("no style given: pass --model MODEL".into()))?;
+    crate::locate::model(model)
 }
 
 /// Loads one session per stylize worker. `workers: None` picks the default: one on the CPU,
 /// where a session already uses every core, and two on CUDA, where a second session keeps the
 /// GPU busy while the first converts and copies its frames.
-fn load_stylizers(
-    args: &Args,
-    workers: Option<usize>,
-) -> Result<(Vec<Box<dyn Stylizer>>, &'static str)> {
-    let model = args
-        .model
-        .as_ref()
-        .ok_or_else(|| Error::Usage("no style given: pass --model MODEL.onnx".into()))?;
+fn load_stylizers(args: &Args, workers: Option<usize>) -> Result<Loaded> {
+    let model = model_path(args)?;
+    let style = style_request(args)?;
     runtime::environment(args.ort_lib.as_deref())?;
     let cores = physical_cores();
     let wanted = workers.or(args.workers.map(|w| w as usize));
     let load = |n: usize| {
-        let session = SessionOptions {
-            device: args.device,
-            // Workers share the cores on the CPU; on CUDA the threads only drive the GPU.
-            threads: args.threads.unwrap_or((cores / n).max(1)),
-        };
-        FeedForward::load(
-            model,
-            &FeedForwardOptions {
-                session,
-                batch: args.batch as usize,
-                max_side: args.max_side,
-            },
-        )
+        // Workers share the cores on the CPU; on CUDA the threads only drive the GPU.
+        let threads = args.threads.unwrap_or((cores / n).max(1));
+        FeedForward::load(&model, &feedforward_options(args, threads, style.clone()))
     };
     let (first, provider) = load(wanted.unwrap_or(1))?;
+    let label = first.style_label().map(str::to_string);
     let n = wanted.unwrap_or(if provider == "CUDA" { 2 } else { 1 });
     let mut all: Vec<Box<dyn Stylizer>> = vec![Box::new(first)];
     for _ in 1..n {
         all.push(Box::new(load(n)?.0));
     }
-    Ok((all, provider))
+    Ok(Loaded {
+        stylizers: all,
+        provider,
+        style: label,
+    })
+}
+
+/// `--sheet PHOTO` and `--preview N`: one PNG to look at before a long run.
+fn preview(args: &Args, mode: Mode, cancel: &AtomicBool) -> Result<()> {
+    if mode != Mode::Feedforward || args.model.is_none() {
+        return Err(Error::Usage(
+            "--sheet and --preview show a feed-forward model's styles: pass --model MODEL".into(),
+        ));
+    }
+    let (what, default_out) = match (&args.sheet, args.preview, args.inputs.as_slice()) {
+        (Some(photo), None, []) => (photo, suffixed(photo, "_sheet", "png")),
+        (None, Some(_), [input]) => (input, suffixed(input, "_preview", "png")),
+        (Some(_), Some(_), _) => {
+            return Err(Error::Usage("--sheet and --preview: give one".into()));
+        }
+        (Some(_), None, _) => {
+            return Err(Error::Usage(
+                "--sheet takes its photo as its value (vstyle --sheet photo.jpg -m MODEL -o sheet.png); give no other input".into(),
+            ));
+        }
+        _ => {
+            return Err(Error::Usage(
+                "--preview N takes one input video (vstyle clip.mp4 -m MODEL --preview 6 -o preview.png)"
+                    .into(),
+            ));
+        }
+    };
+    let job = Job {
+        input: what.clone(),
+        output: args.output.clone().unwrap_or(default_out),
+    };
+    if job
+        .output
+        .extension()
+        .is_none_or(|e| !e.eq_ignore_ascii_case("png"))
+    {
+        return Err(Error::Usage(format!(
+            "{:?}: the sheet and the preview are PNG pictures; name the output NAME.png",
+            job.output
+        )));
+    }
+    check_output(&job, args.overwrite)?;
+    Source::open(&job.input)?;
+    let model = model_path(args)?;
+    runtime::environment(args.ort_lib.as_deref())?;
+    let mut style = style_request(args)?;
+    if args.sheet.is_some() && style == StyleRequest::None {
+        // The sheet paints every style; the first one only gets the network loaded.
+        style = StyleRequest::Choice(StyleChoice::One("0".into()));
+    }
+    let threads = args.threads.unwrap_or_else(physical_cores);
+    let (mut network, provider) =
+        FeedForward::load(&model, &feedforward_options(args, threads, style.clone()))?;
+    let started = Instant::now();
+    let shown = if args.sheet.is_some() {
+        let side = args.max_side.unwrap_or(crate::preview::SHEET_TILE);
+        let n = crate::preview::contact_sheet(&job.input, &mut network, side, &job.output)?;
+        format!("{n} style(s)")
+    } else {
+        let n = crate::preview::video_preview(
+            &job.input,
+            &mut network,
+            args.preview.unwrap_or(1) as usize,
+            &job.output,
+            cancel,
+        )?;
+        format!("{n} frame(s), input beside output")
+    };
+    if !args.quiet {
+        eprintln!(
+            "wrote {}: {shown} in {:.1} s (on {provider})",
+            job.output.display(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// `dir/stem{suffix}.{ext}` beside `path`.
+fn suffixed(path: &Path, suffix: &str, ext: &str) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    path.with_file_name(format!("{stem}{suffix}.{ext}"))
 }
 
 fn adjust(args: &Args) -> Adjust {

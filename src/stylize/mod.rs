@@ -8,6 +8,7 @@
 pub mod feedforward;
 pub mod optimize;
 pub mod shared;
+pub mod styles;
 
 use crate::error::Result;
 use crate::frame::Frame;

@@ -49,7 +49,6 @@ use ort::session::{IoBinding, Session, SessionInputValue};
 use ort::value::Tensor;
 use prost::Message;
 
-use crate::decode::Source;
 use crate::error::{Error, Result};
 use crate::frame::{Frame, chw_to_rgb_cropped, rgb_to_chw_padded};
 use crate::progress::{Event, Progress};
@@ -451,6 +450,7 @@ impl Stylizer for Optimize {
                 h as usize,
                 w as usize,
                 h as usize,
+                1.0,
                 &mut frame.rgb,
             );
             self.previous = Some(Previous {
@@ -501,16 +501,7 @@ fn loss_spec(net: &LossNetwork, opts: &OptimizeOptions) -> std::result::Result<L
 
 /// A picture (its first frame) scaled so its longer side is at most `long_side`, as CHW.
 fn load_picture(path: &Path, long_side: u32) -> Result<(Vec<f32>, u32, u32)> {
-    let mut source = Source::open(path)?;
-    let (w, h) = source.info.upright_size();
-    let (w, h) = limit_side(w, h, Some(long_side));
-    source.set_output_size(w, h);
-    let (frames, received) = crossbeam_channel::unbounded();
-    let (packets, _) = crossbeam_channel::unbounded();
-    source.run(&frames, &packets, &[], Some(1), &|| false, || Ok(()))?;
-    let frame = received
-        .try_recv()
-        .map_err(|_| Error::input(path, "holds no picture"))?;
+    let frame = crate::decode::first_picture(path, |w, h| limit_side(w, h, Some(long_side)))?;
     let (w, h) = (frame.width, frame.height);
     let mut chw = vec![0.0; 3 * w as usize * h as usize];
     rgb_to_chw_padded(
