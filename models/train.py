@@ -20,6 +20,17 @@ Losses (the convention of Johnson's reference code, which used the same Caffe VG
   total   = content_weight.content + style_weight.style + tv_weight.tv
 Adam is scale-invariant, so only the ratios of the weights matter.
 
+Several --style images (or --multi) train one multi-style network (conditional instance norm,
+Dumoulin et al. 2017; see transformer_net.py): each batch element gets a style drawn uniformly,
+is stylised with that style's one-hot weights and its style term uses that style's Grams (the
+style loss is then the batch mean of the per-image terms). `--catalog models/paintings.json`
+names the styles and supplies their credits by file name; the export carries them as metadata.
+`--add-style IMAGE --init MODEL.onnx` extends a trained S-style network by one style, training
+only the new style's instance-norm row with everything else frozen.
+
+    python models/train.py train --data PHOTOS_DIR --style styles/the_scream.jpg styles/wave.jpg \
+        --catalog models/paintings.json --vgg .cache/vgg16_conv1_10.npz --minutes 30 --export paintings.onnx
+
 Data augmentation (random crop with scale jitter, horizontal flip) runs inside the jitted step on
 the device, from photos held there as uint8 tiles: the host never feeds the accelerator.
 """
@@ -28,6 +39,7 @@ import csv
 import glob
 import json
 import os
+import re
 import shlex
 import sys
 import time
@@ -162,12 +174,118 @@ def sample_batch(key, photos, batch, crop, min_scale):
     return jnp.clip(x, 0, 255).transpose(0, 3, 1, 2)
 
 
+# ---------------------------------------------------------------- styles and catalogue
+# Fields of a catalogue entry that go into the model's `vstyle.styles` metadata (`file` becomes
+# `source`); see transformer_net.export_onnx.
+META_FIELDS = ("name", "title", "artist", "year", "credit", "note", "caveat")
+
+
+def load_catalog(path):
+    """The entries of a paintings catalogue (models/paintings.json): a list of dicts with at least
+    `name` and `file`."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            cat = json.load(f)
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"train: error: cannot read catalogue {path}: {e}")
+    entries = cat["paintings"] if isinstance(cat, dict) else cat
+    for e in entries:
+        if not e.get("name") or not e.get("file"):
+            raise SystemExit(f"train: error: catalogue entry without name or file in {path}: {e}")
+    return entries
+
+
+def style_name_from_file(path):
+    """Fallback style name: the file's stem in snake_case (`Woman-With-Hat.jpg` -> woman_with_hat)."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return re.sub(r"[^a-z0-9]+", "_", stem.lower()).strip("_") or "style"
+
+
+def style_entry(path, catalog):
+    """The metadata object of the style image `path`: from the catalogue entry whose `file` is
+    its file name, else just a name made from the file name. `source` is the file name."""
+    base = os.path.basename(path)
+    for e in catalog or []:
+        if e["file"] == base:
+            entry = {k: e[k] for k in META_FIELDS if isinstance(e.get(k), str)}
+            break
+    else:
+        entry = {"name": style_name_from_file(path)}
+    entry["source"] = base
+    return entry
+
+
+def load_style_grams(vgg, path, a):
+    """The style image's Gram matrices {k: [C, C]} at --style-layers, and its size."""
+    import jax.numpy as jnp
+    style = jnp.asarray(load_image(path, a.style_size))
+    sf = vgg_features(vgg, style, a.style_layers)
+    return {k: gram(sf[k])[0] for k in a.style_layers}, (style.shape[3], style.shape[2])
+
+
+def init_styles(path):
+    """Style metadata stored with an --init file: an ONNX's `vstyle.styles`, or the styles.json that
+    training writes next to params.npz. None when there is none."""
+    if path.endswith(".onnx"):
+        return transformer_net.read_styles(path)
+    side = os.path.join(os.path.dirname(os.path.abspath(path)), "styles.json")
+    if os.path.exists(side):
+        with open(side, encoding="utf-8") as f:
+            return json.load(f)
+    return None
+
+
+def load_init(path, fresh, names=None):
+    """Parameters from a params .npz checkpoint or an exported ONNX (its initializers carry the
+    same names), shaped like `fresh`. For a multi-style `fresh` (IN tables [S, C]): a single-style
+    source's IN parameters are copied into every row; a multi-style source must have the same
+    styles (reordered by name when both sides know the names)."""
+    src = load_vgg(path)  # reads .npz or ONNX initializers alike
+    missing = sorted(set(fresh) - set(src))
+    if missing:
+        raise SystemExit(f"train: error: {path} is not a TransformerNet (lacks {missing[0]})")
+    src = {k: src[k].astype(np.float32) for k in fresh}
+    S, S_src = transformer_net.n_styles(fresh), transformer_net.n_styles(src)
+    if S is None and S_src is not None:
+        raise SystemExit(f"train: error: {path} is a {S_src}-style network; train it with all its "
+                         "styles (several --style images) or extend it with --add-style")
+    if S is not None and S_src is None:
+        log(f"init: {path} is single-style: its instance-norm parameters start every style's row")
+        for norm in transformer_net.norm_names():
+            for p in ("scale", "bias"):
+                src[f"{norm}.{p}"] = np.tile(src[f"{norm}.{p}"][None], (S, 1))
+    elif S is not None:
+        src_names = [e["name"] for e in init_styles(path) or []] or None
+        if src_names and names and src_names != names:
+            if sorted(src_names) != sorted(names):
+                raise SystemExit(f"train: error: {path} has the styles {src_names}, this run {names}")
+            order = [src_names.index(n) for n in names]
+            log(f"init: style rows reordered from {src_names}")
+            for norm in transformer_net.norm_names():
+                for p in ("scale", "bias"):
+                    src[f"{norm}.{p}"] = src[f"{norm}.{p}"][order]
+        elif S_src != S:
+            raise SystemExit(f"train: error: {path} has {S_src} styles, this run {S}")
+    for k in fresh:
+        if src[k].shape != fresh[k].shape:
+            raise SystemExit(f"train: error: {path}: {k} is {src[k].shape}, expected {fresh[k].shape}")
+    return src
+
+
 # ---------------------------------------------------------------- training
-def make_step(a, vgg, style_grams):
+def make_step(a, vgg, style_grams, n_styles=None):
+    """The jitted training step. Single-style: `style_grams` {k: [C, C]}. Multi-style (n_styles =
+    S): {k: [S, C, C]}; every batch element gets a style drawn uniformly, is stylised with that
+    style's one-hot weights and compared with that style's Grams.
+
+    step(params, frozen, opt, photos, key, t, acc): `params` are trained, `frozen` (usually
+    empty) join them in the forward pass untouched; `acc` (multi-style: per-style sums and counts
+    of the per-image style loss, else None) is carried along for logging."""
     import jax
     import jax.numpy as jnp
     layers = sorted(set(a.style_layers) | {a.content_layer})
     n_style = len(a.style_layers)
+    multi = n_styles is not None
 
     def style_term(g, target):
         d = ((g - target[None]) ** 2)
@@ -178,32 +296,58 @@ def make_step(a, vgg, style_grams):
             return per_image / (n_style * (target ** 2).sum())
         return per_image
 
-    def losses(params, x):
-        y = transformer_net.forward(params, x)
+    def style_term_per_image(g, target):
+        """As style_term, but with a target per image ([B, C, C]) and no batch mean: [B]."""
+        d = (g - target) ** 2
+        if a.style_norm == "mean":
+            return d.mean(axis=(1, 2))
+        if a.style_norm == "relative":
+            return d.sum(axis=(1, 2)) / (n_style * (target ** 2).sum(axis=(1, 2)))
+        return d.sum(axis=(1, 2))
+
+    def losses(params, frozen, x, style_idx=None):
+        full = {**frozen, **params}
+        if multi:
+            y = transformer_net.forward(full, x, jax.nn.one_hot(style_idx, n_styles, dtype=x.dtype))
+        else:
+            y = transformer_net.forward(full, x)
         fy = vgg_features(vgg, y, layers)
         # The input only needs the (shallow) content layer, and no gradient: a separate, short
         # pass is ~35% cheaper than pushing x through the full differentiated pass with y.
         fx = jax.lax.stop_gradient(vgg_features(vgg, x, [a.content_layer])[a.content_layer])
         n = x.shape[0]
         content = jnp.mean((fy[a.content_layer] - fx) ** 2)
-        style = sum(style_term(gram(fy[k]), style_grams[k]) for k in a.style_layers)
+        per_image = None
+        if multi:
+            per_image = sum(style_term_per_image(gram(fy[k]), style_grams[k][style_idx]) for k in a.style_layers)
+            style = per_image.mean()
+        else:
+            style = sum(style_term(gram(fy[k]), style_grams[k]) for k in a.style_layers)
         tv = (jnp.sum((y[:, :, 1:, :] - y[:, :, :-1, :]) ** 2) + jnp.sum((y[:, :, :, 1:] - y[:, :, :, :-1]) ** 2)) / n
         total = a.content_weight * content + a.style_weight * style + a.tv_weight * tv
-        return total, (content, style, tv)
+        return total, ((content, style, tv), per_image)
 
     b1, b2, eps = 0.9, 0.999, 1e-8
 
     @jax.jit
-    def step(params, opt, photos, key, t):
-        key, sub = jax.random.split(key)
+    def step(params, frozen, opt, photos, key, t, acc):
+        if multi:
+            key, sub, sub_style = jax.random.split(key, 3)
+            style_idx = jax.random.randint(sub_style, (a.batch,), 0, n_styles)
+        else:
+            key, sub = jax.random.split(key)
+            style_idx = None
         x = sample_batch(sub, photos, a.batch, a.crop, a.min_scale)
-        (total, parts), grads = jax.value_and_grad(losses, has_aux=True)(params, x)
+        (total, (parts, per_image)), grads = jax.value_and_grad(losses, has_aux=True)(params, frozen, x, style_idx)
         # Adam (Kingma & Ba), bias-corrected; written out to need nothing beyond jax.
         m = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, opt["m"], grads)
         v = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * g * g, opt["v"], grads)
         lr = a.lr * jnp.sqrt(1 - b2 ** t) / (1 - b1 ** t)
         params = jax.tree.map(lambda p, m, v: p - lr * m / (jnp.sqrt(v) + eps), params, m, v)
-        return params, {"m": m, "v": v}, key, (total,) + parts
+        if multi:
+            onehot = jax.nn.one_hot(style_idx, n_styles, dtype=per_image.dtype)
+            acc = (acc[0] + onehot.T @ jax.lax.stop_gradient(per_image), acc[1] + onehot.sum(0))
+        return params, {"m": m, "v": v}, key, (total,) + parts, acc
 
     return step, losses
 
@@ -219,6 +363,12 @@ def train(a):
         raise SystemExit("train: error: --crop must not exceed --photo-size")
     if a.iters is None and a.minutes is None:
         raise SystemExit("train: error: give --iters and/or --minutes")
+    if a.add_style and (a.style or not a.init or a.multi):
+        raise SystemExit("train: error: --add-style IMAGE needs --init MODEL and no --style / --multi")
+    if not a.add_style and not a.style:
+        raise SystemExit("train: error: give --style IMAGE [IMAGE ...] (or --add-style IMAGE --init MODEL)")
+    catalog = load_catalog(a.catalog) if a.catalog else None
+    multi = not a.add_style and (a.multi or len(a.style) > 1)
 
     vgg = {k: jnp.asarray(v.astype(np.float32)) for k, v in load_vgg(a.vgg).items()}
     need = max(a.style_layers + [a.content_layer])
@@ -227,27 +377,71 @@ def train(a):
     photos, n_files = load_photos(a.data, a.photo_size)
     log(f"data: {n_files} photos -> {len(photos)} tiles of {a.photo_size}px ({photos.nbytes / 1e6:.0f} MB)")
     photos = jax.device_put(photos)
-    style = jnp.asarray(load_image(a.style, a.style_size))
-    sf = vgg_features(vgg, style, a.style_layers)
-    style_grams = {k: gram(sf[k])[0] for k in a.style_layers}
-    log(f"style: {a.style} at {style.shape[3]}x{style.shape[2]}")
 
-    if a.init:
-        # A params .npz checkpoint, or an ONNX exported by transformer_net (its initializers
-        # carry the same names), so a run can continue from what an earlier run delivered.
-        fresh = transformer_net.init_params(a.seed)
-        src = load_vgg(a.init)  # reads .npz or ONNX initializers alike
-        missing = sorted(set(fresh) - set(src))
-        if missing:
-            raise SystemExit(f"train: error: {a.init} is not a TransformerNet (lacks {missing[0]})")
-        params = {k: src[k].astype(np.float32) for k in fresh}
+    style_files = [a.add_style] if a.add_style else a.style
+    styles = [style_entry(f, catalog) for f in style_files]
+    per_style_grams = []
+    for f, e in zip(style_files, styles):
+        g, (w, h) = load_style_grams(vgg, f, a)
+        per_style_grams.append(g)
+        log(f"style: {f} at {w}x{h}" + (f" as {e['name']!r}" if multi or a.add_style else ""))
+    S = len(styles) if multi else None
+    if multi:
+        names = [e["name"] for e in styles]
+        if len(set(names)) != len(names):
+            raise SystemExit(f"train: error: style names must be unique: {names}")
+        style_grams = {k: jnp.stack([g[k] for g in per_style_grams]) for k in a.style_layers}
+    else:
+        style_grams = per_style_grams[0]
+
+    frozen, base, export_styles = {}, None, styles
+    if a.add_style:
+        # Extend an S-style network by one style: the convs and the existing rows stay as they
+        # are; only the new row (the instance norms' scale and bias vectors) is trained. Every
+        # batch element uses the new style, so the forward pass is the single-style one with
+        # those vectors.
+        src = load_vgg(a.init)
+        if "in1.scale" not in src:
+            raise SystemExit(f"train: error: {a.init} is not a TransformerNet")
+        S_old = transformer_net.n_styles(src)
+        old_styles = init_styles(a.init) or [{"name": f"style_{i}"} for i in range(S_old or 1)]
+        base = load_init(a.init, transformer_net.init_params(a.seed, n_styles=S_old),
+                         [e["name"] for e in old_styles])
+        if S_old is None:   # a single-style network counts as one style
+            base = {k: (v[None] if _is_norm_param(k) else v) for k, v in base.items()}
+        if len(old_styles) != base["in1.scale"].shape[0]:
+            raise SystemExit(f"train: error: {a.init}: metadata lists {len(old_styles)} styles, "
+                             f"the network has {base['in1.scale'].shape[0]}")
+        if styles[0]["name"] in [e["name"] for e in old_styles]:
+            raise SystemExit(f"train: error: {a.init} already has a style named {styles[0]['name']!r}")
+        params = {k: base[k].mean(axis=0) for k in base if _is_norm_param(k)}
+        frozen = {k: jnp.asarray(v) for k, v in base.items() if not _is_norm_param(k)}
+        export_styles = old_styles + styles
+        log(f"add-style: {a.init} has {len(old_styles)} styles ({', '.join(e['name'] for e in old_styles)}); "
+            f"training only the new row {styles[0]['name']!r} (started as the mean of the others)")
+    elif a.init:
+        # A params .npz checkpoint, or an ONNX exported by transformer_net, so a run can
+        # continue from what an earlier run delivered.
+        params = load_init(a.init, transformer_net.init_params(a.seed, n_styles=S),
+                           [e["name"] for e in styles] if multi else None)
         log(f"init: parameters from {a.init}")
     else:
-        params = transformer_net.init_params(a.seed)
+        params = transformer_net.init_params(a.seed, n_styles=S)
     params = {k: jnp.asarray(v) for k, v in params.items()}
     opt = {"m": jax.tree.map(jnp.zeros_like, params), "v": jax.tree.map(jnp.zeros_like, params)}
-    step, _ = make_step(a, vgg, style_grams)
+    step, _ = make_step(a, vgg, style_grams, S)
     key = jax.random.key(a.seed)
+    zero_acc = (jnp.zeros(S, jnp.float32), jnp.zeros(S, jnp.float32)) if multi else None
+    acc = zero_acc
+
+    def full_params(p):
+        """The network to checkpoint and export, as numpy arrays."""
+        p = {k: np.asarray(v) for k, v in p.items()}
+        if base is None:
+            return p
+        out = dict(base)
+        out.update({k: np.concatenate([base[k], p[k][None]]) for k in p})
+        return out
 
     os.makedirs(a.run_dir, exist_ok=True)
     ckpt = os.path.join(a.run_dir, "params.npz")
@@ -256,17 +450,25 @@ def train(a):
     w = csv.writer(fcsv)
     w.writerow(["iter", "seconds", "it_per_s", "total", "content", "style", "tv",
                 "w_content", "w_style", "w_tv"])
+    if multi or a.add_style:
+        with open(os.path.join(a.run_dir, "styles.json"), "w", encoding="utf-8") as f:
+            json.dump(export_styles, f, indent=1, ensure_ascii=False)
+    if multi:
+        # Weighted style loss per style, averaged over the images of that style since the last row.
+        fstyles = open(os.path.join(a.run_dir, "style_losses.csv"), "w", newline="")
+        ws = csv.writer(fstyles)
+        ws.writerow(["iter"] + names)
 
     def save_params(p):
         tmp = ckpt + ".partial.npz"
-        np.savez(tmp, **{k: np.asarray(v) for k, v in p.items()})
+        np.savez(tmp, **full_params(p))
         os.replace(tmp, ckpt)
 
     deadline = t_start + 60 * a.minutes if a.minutes is not None else float("inf")
     it, t_loop, t_mark, it_mark, rate, parts = 0, time.time(), None, 0, 0.0, None
     while (a.iters is None or it < a.iters) and time.time() < deadline:
         it += 1
-        params, opt, key, parts = step(params, opt, photos, key, jnp.float32(it))
+        params, opt, key, parts, acc = step(params, frozen, opt, photos, key, jnp.float32(it), acc)
         last = a.iters is not None and it == a.iters
         if it == 1 or it % a.log_every == 0 or last:
             total, c, s, tv = (float(v) for v in parts)   # blocks: also bounds the async queue
@@ -282,6 +484,14 @@ def train(a):
             fcsv.flush()
             log(f"iter {it:6d}  {rate:7.2f} it/s  total {total:.4g}  content {row[7]:.4g}  "
                 f"style {row[8]:.4g}  tv {row[9]:.4g}  (weighted)")
+            if multi:
+                sums, counts = (np.asarray(v, np.float64) for v in acc)
+                avg = [a.style_weight * sm / n if n else None for sm, n in zip(sums, counts)]
+                ws.writerow([it] + ["" if v is None else v for v in avg])
+                fstyles.flush()
+                log("    style by style (weighted): " + "  ".join(
+                    f"{n} {'-' if v is None else f'{v:.4g}'}" for n, v in zip(names, avg)))
+                acc = zero_acc
             if not np.isfinite(total):
                 raise SystemExit("train: error: loss is not finite; lower --lr or the weights")
         if a.checkpoint_every and it % a.checkpoint_every == 0:
@@ -289,35 +499,50 @@ def train(a):
     jax.block_until_ready(params)
     elapsed = time.time() - t_loop
     fcsv.close()
+    if multi:
+        fstyles.close()
     save_params(params)
     summary = {"iters": it, "seconds": round(elapsed, 1), "it_per_s": round(rate, 3), "seed": a.seed,
                "style_weight": a.style_weight, "checkpoint": ckpt, "csv": csv_path}
+    if multi or a.add_style:
+        summary["styles"] = [e["name"] for e in export_styles]
     if parts is not None:  # None when the time ran out before the first step
         summary.update(zip(["final_total", "final_content", "final_style", "final_tv"],
                            [float(v) for v in parts]))
     if a.export:
-        transformer_net.export_onnx({k: np.asarray(v) for k, v in params.items()}, a.export)
+        transformer_net.export_onnx(full_params(params), a.export, styles=export_styles)
         log(f"exported {a.export}")
         summary["onnx"] = a.export
         if a.preview:
-            summary["preview"] = make_previews(a.export, a.preview_images, a.preview, a.preview_size)
+            names_out = [e["name"] for e in export_styles] if (multi or a.add_style) else None
+            summary["preview"] = make_previews(a.export, a.preview_images, a.preview, a.preview_size, names_out)
     with open(os.path.join(a.run_dir, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
     log("summary: " + json.dumps(summary))
 
 
-def make_previews(onnx_path, images, out_dir, long_side):
+def _is_norm_param(k):
+    """True for an instance norm's `scale` / `bias` (the per-style parameters)."""
+    return k.rsplit(".", 1)[0] in transformer_net.norm_names()
+
+
+def make_previews(onnx_path, images, out_dir, long_side, style_names=None):
     """Stylise `images` with the exported ONNX in onnxruntime (proves the export) and write
-    each result plus one contact sheet (top row inputs, bottom row outputs)."""
+    each result plus one contact sheet (top row inputs, bottom row outputs). For a multi-style
+    model (`style_names`, in the model's order) every image is stylised with every style (one-hot
+    weights): files IMAGE_STYLE.jpg, and a contact sheet with one row per style below the inputs,
+    each labelled with its style's name."""
     import onnxruntime as ort
-    from PIL import Image
+    from PIL import Image, ImageDraw
     os.makedirs(out_dir, exist_ok=True)
     sess = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
+    to_img = lambda t: Image.fromarray(np.clip(t[0].transpose(1, 2, 0), 0, 255).round().astype(np.uint8))
+    if style_names is not None:
+        return _multi_previews(sess, images, out_dir, long_side, style_names, to_img, Image, ImageDraw)
     pairs = []
     for path in images:
         x = load_image(path, long_side)
         y = sess.run(["output"], {"input": x})[0]
-        to_img = lambda t: Image.fromarray(np.clip(t[0].transpose(1, 2, 0), 0, 255).round().astype(np.uint8))
         src, out = to_img(x), to_img(y)
         out.save(os.path.join(out_dir, os.path.splitext(os.path.basename(path))[0] + ".jpg"), quality=90)
         pairs.append((src, out))
@@ -337,6 +562,38 @@ def make_previews(onnx_path, images, out_dir, long_side):
     return sheet_path
 
 
+def _multi_previews(sess, images, out_dir, long_side, style_names, to_img, Image, ImageDraw):
+    S = len(style_names)
+    columns = []                      # per image: [input, output of style 0, style 1, ...]
+    for path in images:
+        x = load_image(path, long_side)
+        col = [to_img(x)]
+        for i, name in enumerate(style_names):
+            y = sess.run(["output"], {"input": x, "style": np.eye(S, dtype=np.float32)[i]})[0]
+            col.append(to_img(y))
+            stem = os.path.splitext(os.path.basename(path))[0]
+            col[-1].save(os.path.join(out_dir, f"{stem}_{name}.jpg"), quality=90)
+        columns.append(col)
+    if not columns:
+        return None
+    label_w = 8 + 7 * max(len(n) for n in style_names + ["input"])   # the default font: ~6 px a character
+    width = label_w + sum(c[0].width for c in columns)
+    height = max(c[0].height for c in columns)
+    sheet = Image.new("RGB", (width, (S + 1) * height), "white")
+    draw = ImageDraw.Draw(sheet)
+    for r, label in enumerate(["input"] + list(style_names)):
+        draw.text((4, r * height + height // 2 - 5), label, fill="black")
+    x = label_w
+    for col in columns:
+        for r, im in enumerate(col):
+            sheet.paste(im, (x, r * height))
+        x += col[0].width
+    sheet_path = os.path.join(out_dir, "contact_sheet.jpg")
+    sheet.save(sheet_path, quality=85)
+    log(f"previews: {len(columns)} images x {S} styles and {sheet_path}")
+    return sheet_path
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Johnson-style feed-forward style transfer training (JAX).")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -347,10 +604,17 @@ def main(argv=None):
     ex.add_argument("--half", action="store_true", help="store float16 (half the size)")
     ex.set_defaults(func=lambda a: extract_vgg(a.vgg, a.out, half=a.half))
 
-    tr = sub.add_parser("train", help="train a transformer network for one style image")
+    tr = sub.add_parser("train", help="train a transformer network for one or more style images")
     layers = lambda s: [int(t.strip().removeprefix("conv_")) for t in s.split(",")]
     tr.add_argument("--data", required=True, help="folder of training photos")
-    tr.add_argument("--style", required=True, help="style image")
+    tr.add_argument("--style", nargs="+", help="style image(s); more than one trains a multi-style network")
+    tr.add_argument("--multi", action="store_true",
+                    help="train a multi-style network (style input and metadata) even for one --style")
+    tr.add_argument("--catalog", help="paintings catalogue (models/paintings.json): style names and credits "
+                                      "by file name (default name: the file name's stem)")
+    tr.add_argument("--add-style", metavar="IMAGE",
+                    help="extend the multi-style network of --init by this style: trains only its "
+                         "instance-norm row, everything else frozen")
     tr.add_argument("--vgg", required=True, help=".npz from extract-vgg, or vgg16_features.onnx")
     tr.add_argument("--style-size", type=int, default=384, help="style image long side (px)")
     tr.add_argument("--photo-size", type=int, default=512, help="photos' short side when loaded (px)")
@@ -368,7 +632,8 @@ def main(argv=None):
     tr.add_argument("--iters", type=int, help="stop after this many iterations")
     tr.add_argument("--minutes", type=float, help="stop after this much wall-clock time (from start)")
     tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--init", help="start from a params .npz checkpoint or an exported .onnx")
+    tr.add_argument("--init", help="start from a params .npz checkpoint or an exported .onnx "
+                                   "(single- or multi-style)")
     tr.add_argument("--run-dir", default="run", help="losses.csv, params.npz, summary.json go here")
     tr.add_argument("--log-every", type=int, default=50)
     tr.add_argument("--checkpoint-every", type=int, default=1000)

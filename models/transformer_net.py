@@ -13,6 +13,13 @@ The layout follows pytorch/examples' fast_neural_style `TransformerNet`:
 Parameters are a flat dict name -> float32 numpy array (`conv1.weight` OIHW, `conv1.bias`,
 `in1.scale`, `in1.bias`, ...), so training (JAX), checkpoints (.npz) and export share one format.
 
+Multi-style networks (conditional instance normalisation, Dumoulin et al. 2017, "A Learned
+Representation for Artistic Style"): every instance norm's `scale` and `bias` is a table
+[S, C], one row per style, and everything else is shared. A style is chosen per image by a weight
+vector over the S styles (one-hot, or a convex mix); the norm then uses `weights @ table`. The
+ONNX export takes these weights as a second input `style` [S]. With S = 1 and weight 1 the
+network computes exactly what the single-style network with that row computes.
+
 The input is divided by 255 at entry (so the first conv sees unit-scale values); the last conv
 outputs 0..255 directly. Scaling the output by 255 instead would multiply the last layer's
 effective learning rate by 255, and Adam's first steps then blow the image up. The output is not
@@ -21,6 +28,8 @@ clamped.
 Frames whose sides are not multiples of 4 come back 1-3 pixels larger from the two stride-2 convs
 and the two upsamplings; the output is cropped to the input's H and W so any size works.
 """
+import json
+
 import numpy as np
 
 EPS = 1e-5  # InstanceNorm epsilon (PyTorch's default, also ONNX's)
@@ -41,11 +50,19 @@ def _conv_specs():
     return specs
 
 
-def init_params(seed=0):
+def norm_names():
+    """The instance-norm layers' names (`in1`, ..., `up2.in`), in network order."""
+    return [norm for *_, norm in _conv_specs() if norm]
+
+
+def init_params(seed=0, n_styles=None):
     """Seeded init: PyTorch's default conv init (uniform +-1/sqrt(fan_in)), IN scale 1 / bias 0.
 
     The last conv's bias starts at 127.5, so the untrained net outputs a calm mid-grey (plus
     noise of about +-1) rather than values around 0; training then only has to add detail.
+
+    `n_styles` = S makes a multi-style network: every `NORM.scale` / `NORM.bias` is [S, C]
+    (ones / zeros) instead of [C]. The convs are the same as the single-style init's, seed for seed.
     """
     rng = np.random.default_rng(seed)
     p = {}
@@ -54,16 +71,39 @@ def init_params(seed=0):
         p[f"{name}.weight"] = rng.uniform(-bound, bound, (cout, cin, k, k)).astype(np.float32)
         p[f"{name}.bias"] = rng.uniform(-bound, bound, (cout,)).astype(np.float32)
         if norm:
-            p[f"{norm}.scale"] = np.ones(cout, np.float32)
-            p[f"{norm}.bias"] = np.zeros(cout, np.float32)
+            shape = (cout,) if n_styles is None else (n_styles, cout)
+            p[f"{norm}.scale"] = np.ones(shape, np.float32)
+            p[f"{norm}.bias"] = np.zeros(shape, np.float32)
     p["conv4.bias"][:] = 127.5
     return p
 
 
-def forward(params, x):
-    """JAX forward pass: x float32 [N,3,H,W] RGB 0..255 -> same shape, 0..255 (unclamped)."""
+def n_styles(params):
+    """S for a multi-style network (IN tables [S, C]), None for a single-style one."""
+    shape = np.shape(params["in1.scale"])
+    return shape[0] if len(shape) == 2 else None
+
+
+def forward(params, x, style=None):
+    """JAX forward pass: x float32 [N,3,H,W] RGB 0..255 -> same shape, 0..255 (unclamped).
+
+    For a multi-style network `style` holds the style weights, float32 [N, S] (one row per image:
+    one-hot, or any mix) or [S] (the same for every image); each instance norm then uses
+    scale = style @ scale_table ([N, C]), and the same for its bias. Ignored (must be None) for a
+    single-style network.
+    """
     import jax
     import jax.numpy as jnp
+
+    multi = n_styles(params) is not None
+    if multi:
+        if style is None:
+            raise ValueError("forward: a multi-style network needs `style` weights [N, S]")
+        style = jnp.asarray(style, jnp.float32)
+        if style.ndim == 1:
+            style = jnp.broadcast_to(style[None], (x.shape[0], style.shape[0]))
+    elif style is not None:
+        raise ValueError("forward: `style` given for a single-style network")
 
     def conv(h, name, k, stride=1):
         h = jnp.pad(h, ((0, 0), (0, 0), (k // 2, k // 2), (k // 2, k // 2)), mode="reflect")
@@ -75,6 +115,9 @@ def forward(params, x):
         mean = h.mean(axis=(2, 3), keepdims=True)
         var = ((h - mean) ** 2).mean(axis=(2, 3), keepdims=True)
         h = (h - mean) * jax.lax.rsqrt(var + EPS)
+        if multi:
+            scale, bias = style @ params[f"{name}.scale"], style @ params[f"{name}.bias"]   # [N, C]
+            return h * scale[:, :, None, None] + bias[:, :, None, None]
         return h * params[f"{name}.scale"][None, :, None, None] + params[f"{name}.bias"][None, :, None, None]
 
     H, W = x.shape[2], x.shape[3]
@@ -91,12 +134,76 @@ def forward(params, x):
     return h[:, :, :H, :W]
 
 
-def export_onnx(params, path):
+STYLE_KEYS = ("name", "title", "artist", "year", "source", "credit")   # metadata order, name required
+META_STYLES = "vstyle.styles"
+META_RANGE = "vstyle.value_range"
+
+
+def style_entry(style):
+    """One style's metadata object: a name string, or a dict with `name` and optional string
+    fields (title, artist, year, source, credit; other string fields are kept after those)."""
+    if isinstance(style, str):
+        style = {"name": style}
+    name = style.get("name")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"style metadata needs a non-empty string `name`: {style!r}")
+    extra = sorted(k for k in style if k not in STYLE_KEYS)
+    entry = {}
+    for k in [k for k in STYLE_KEYS if k in style] + extra:
+        if style[k] is None:
+            continue
+        if not isinstance(style[k], str):
+            raise ValueError(f"style {name!r}: field {k!r} must be a string, got {style[k]!r}")
+        entry[k] = style[k]
+    return entry
+
+
+def styles_json(styles):
+    """The `vstyle.styles` metadata value: a JSON array, one object per style in input order."""
+    entries = [style_entry(s) for s in styles]
+    names = [e["name"] for e in entries]
+    if len(set(names)) != len(names):
+        raise ValueError(f"style names must be unique: {names}")
+    return json.dumps(entries, ensure_ascii=False, separators=(",", ":"))
+
+
+def read_metadata(path_or_model):
+    """metadata_props of an ONNX file (or loaded model) as a dict."""
+    import onnx
+    m = onnx.load(path_or_model, load_external_data=False) if isinstance(path_or_model, str) else path_or_model
+    return {p.key: p.value for p in m.metadata_props}
+
+
+def read_styles(path_or_model):
+    """The list of style objects in a model's `vstyle.styles` metadata, or None."""
+    meta = read_metadata(path_or_model)
+    return json.loads(meta[META_STYLES]) if META_STYLES in meta else None
+
+
+def export_onnx(params, path, styles=None, metadata=None):
     """Write the network as ONNX (ir_version 8, opset 17): input `input`, output `output`,
-    float32 [N,3,H,W] RGB 0..255 with N, H, W dynamic. Deterministic bytes for given params."""
+    float32 [N,3,H,W] RGB 0..255 with N, H, W dynamic. Deterministic bytes for given arguments.
+
+    A multi-style network (IN tables [S, C]) gets a second input `style`, float32 [S]: the style
+    weights, used as given (one-hot picks a style; weights summing to 1 mix them). Each instance
+    norm's scale is Reshape(MatMul(Unsqueeze(style, [0]), table), [C]) (the same for its bias),
+    fed to the standard InstanceNormalization op.
+
+    `styles` (one entry per style, in table order: a name, or a dict with `name` and optional
+    `title`, `artist`, `year`, `source`, `credit`) is written as metadata: `vstyle.styles` = JSON
+    array of those objects, `vstyle.value_range` = "0..255"; then `metadata`'s entries (string
+    values; others are JSON-encoded), sorted by key. A multi-style network without `styles` gets
+    the names style_0, style_1, ... With neither (single-style), the file is as it always was:
+    no metadata.
+    """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
+    S = n_styles(params)
+    if S is not None and styles is None:
+        styles = [f"style_{i}" for i in range(S)]
+    if styles is not None and len(styles) != (S or 1):
+        raise ValueError(f"export_onnx: {len(styles)} style entries for a network of {S or 1} style(s)")
     inits, nodes = [], []
 
     def const(name, arr):
@@ -113,14 +220,27 @@ def export_onnx(params, path):
     const("pads1", np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64))
     const("pads4", np.array([0, 0, 4, 4, 0, 0, 4, 4], np.int64))
     const("up_scales", np.array([1, 1, 2, 2], np.float32))
+    if S is not None:
+        const("axes0", np.array([0], np.int64))
+        const("flat", np.array([-1], np.int64))
+        node("Unsqueeze", ["style", "axes0"], "style_row")       # [S] -> [1, S]
 
     def conv(h, name, k, stride=1):
         p = node("Pad", [h, f"pads{k // 2}"], f"{name}.pad", mode="reflect")
         return node("Conv", [p, f"{name}.weight", f"{name}.bias"], name,
                     kernel_shape=[k, k], strides=[stride, stride])
 
+    def style_mix(norm, what):
+        """[C] = the style weights times the [S, C] table of `norm`'s scale or bias."""
+        row = node("MatMul", ["style_row", f"{norm}.{what}"], f"{norm}.{what}_mix")     # [1, C]
+        return node("Reshape", [row, "flat"], f"{norm}.{what}_c")                        # [C]
+
     def inorm_relu(h, norm, relu=True):
-        h = node("InstanceNormalization", [h, f"{norm}.scale", f"{norm}.bias"], norm, epsilon=EPS)
+        if S is None:
+            scale, bias = f"{norm}.scale", f"{norm}.bias"
+        else:
+            scale, bias = style_mix(norm, "scale"), style_mix(norm, "bias")
+        h = node("InstanceNormalization", [h, scale, bias], norm, epsilon=EPS)
         return node("Relu", [h], f"{norm}.relu") if relu else h
 
     h = node("Mul", ["input", "inv255"], "scaled_input")
@@ -143,8 +263,20 @@ def export_onnx(params, path):
              "output")
 
     io = lambda n: helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", 3, "H", "W"])
-    graph = helper.make_graph(nodes, "transformer_net", [io("input")], [io("output")], inits)
+    inputs = [io("input")]
+    if S is not None:
+        inputs.append(helper.make_tensor_value_info("style", TensorProto.FLOAT, [S]))
+    graph = helper.make_graph(nodes, "transformer_net", inputs, [io("output")], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="vstyle")
     model.ir_version = 8
+    props = {}
+    if styles is not None:
+        props[META_STYLES] = styles_json(styles)
+        props[META_RANGE] = "0..255"
+    for k in sorted(metadata or {}):
+        v = metadata[k]
+        props[k] = v if isinstance(v, str) else json.dumps(v, sort_keys=True)
+    if props:
+        helper.set_model_props(model, props)
     onnx.checker.check_model(model)
     onnx.save(model, path)

@@ -3,9 +3,11 @@
     python -m unittest discover -s models/tests
 
 The VGG tests need `python models/prepare_vgg.py` to have run (they are skipped otherwise); the
-others need only numpy, jax, onnx, onnxruntime and pillow, and the training test also needs a built
-vstyle (`cargo build`: target/debug/vstyle or target/release/vstyle; it fails without one).
+others need only numpy, jax, onnx, onnxruntime and pillow, and the training tests also need a built
+vstyle (`cargo build`: target/debug/vstyle or target/release/vstyle; they fail without one; the
+multi-style one runs it with --style-name and --style-mix).
 """
+import json
 import os
 import subprocess
 import sys
@@ -32,6 +34,51 @@ def vstyle_binary():
     found = [p for p in (os.path.join(REPO, "target", kind, "vstyle" + exe) for kind in ("debug", "release"))
              if os.path.isfile(p)]
     return max(found, key=os.path.getmtime) if found else None
+
+
+def save_png(path, img):
+    """Write a [1,3,H,W] 0..255 array as an image file."""
+    from PIL import Image
+    Image.fromarray(img[0].transpose(1, 2, 0).astype(np.uint8)).save(path)
+
+
+def make_training_inputs(d):
+    """Two tiny photos (d/photos), a style image (d/style.png) and a random 10-conv "VGG" in the
+    extract-vgg format (d/vgg.npz). The random VGG keeps the training tests independent of
+    prepare_vgg.py; the training code cannot tell the difference."""
+    data = os.path.join(d, "photos")
+    os.makedirs(data)
+    for i, (w, h) in enumerate([(80, 60), (60, 90)]):
+        save_png(os.path.join(data, f"p{i}.jpg"), synthetic_rgb(h, w, seed=i))
+    save_png(os.path.join(d, "style.png"), synthetic_rgb(40, 50, seed=9))
+    rng = np.random.default_rng(0)
+    vgg, cin = {"mean": np.full((1, 3, 1, 1), 120, np.float32)}, 3
+    for k, cout in enumerate([8, 8, 16, 16, 16, 16, 16, 16, 16, 16], start=1):
+        vgg[f"conv_{k}.weight"] = rng.normal(0, np.sqrt(2 / (9 * cin)), (cout, cin, 3, 3)).astype(np.float32)
+        vgg[f"conv_{k}.bias"] = np.zeros(cout, np.float32)
+        cin = cout
+    np.savez(os.path.join(d, "vgg.npz"), **vgg)
+    return data, os.path.join(d, "style.png"), os.path.join(d, "vgg.npz")
+
+
+TINY_TRAINING = ["--iters", "2", "--crop", "32", "--photo-size", "48", "--batch", "2", "--style-size", "48"]
+
+
+def multi_style_params(seed, n_styles):
+    """A multi-style net whose IN tables have seeded random, distinct rows (the init's are all equal)."""
+    params = transformer_net.init_params(seed=seed, n_styles=n_styles)
+    rng = np.random.default_rng(seed + 100)
+    for k, v in params.items():
+        if v.ndim == 2:
+            params[k] = (v + rng.normal(0, 0.3, v.shape)).astype(np.float32)
+    return params
+
+
+def onnx_io(path):
+    import onnx
+    m = onnx.load(path)
+    dims = lambda v: [d.dim_value or d.dim_param for d in v.type.tensor_type.shape.dim]
+    return {v.name: dims(v) for v in m.graph.input}, {v.name: dims(v) for v in m.graph.output}
 
 
 def rel_err(a, b):
@@ -110,6 +157,102 @@ class TransformerNet(unittest.TestCase):
             self.assertEqual(Path(a).read_bytes(), Path(b).read_bytes())
 
 
+class MultiStyleNet(unittest.TestCase):
+    """Conditional instance norm: IN tables [S, C], style weights per image."""
+
+    def test_init_shapes_and_convs(self):
+        single, multi = transformer_net.init_params(seed=4), transformer_net.init_params(seed=4, n_styles=5)
+        self.assertEqual(sorted(single), sorted(multi))
+        self.assertIsNone(transformer_net.n_styles(single))
+        self.assertEqual(transformer_net.n_styles(multi), 5)
+        for k, v in single.items():
+            if k.rsplit(".", 1)[0] in transformer_net.norm_names():
+                self.assertEqual(multi[k].shape, (5,) + v.shape, k)
+                np.testing.assert_array_equal(multi[k], np.broadcast_to(v, multi[k].shape))
+            else:
+                np.testing.assert_array_equal(multi[k], v, k)      # same seeded convs
+            self.assertEqual(multi[k].dtype, np.float32)
+
+    def test_onnx_matches_jax_one_hot_and_mix(self):
+        import jax
+        import onnxruntime as ort
+        params = multi_style_params(seed=3, n_styles=3)
+        x = np.random.default_rng(0).uniform(0, 255, (2, 3, 37, 51)).astype(np.float32)
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "m.onnx")
+            transformer_net.export_onnx(params, path, styles=["a", "b", "c"])
+            inputs, outputs = onnx_io(path)
+            self.assertEqual(inputs, {"input": ["N", 3, "H", "W"], "style": [3]})
+            self.assertEqual(outputs, {"output": ["N", 3, "H", "W"]})
+            sess = ort.InferenceSession(path)
+            fwd = jax.jit(transformer_net.forward)
+            outs = []
+            for w in ([0, 1, 0], [0.2, 0.5, 0.3]):
+                w = np.array(w, np.float32)
+                got = sess.run(["output"], {"input": x, "style": w})[0]
+                want = np.asarray(fwd(params, x, np.tile(w, (2, 1))))
+                self.assertEqual(got.shape, x.shape)
+                self.assertLess(rel_err(got, want), 1e-4)
+                outs.append(got)
+            self.assertGreater(np.abs(outs[0] - outs[1]).max(), 1.0)     # the weights matter
+        # Per-image weights in JAX: each image as if run alone.
+        w = np.array([[1, 0, 0], [0, 0, 1]], np.float32)
+        both = np.asarray(fwd(params, x, w))
+        for i in range(2):
+            self.assertLess(rel_err(both[i:i + 1], np.asarray(fwd(params, x[i:i + 1], w[i:i + 1]))), 1e-5)
+
+    def test_identical_rows_and_single_style_equivalence(self):
+        import onnxruntime as ort
+        single = multi_style_params(seed=5, n_styles=1)
+        single = {k: (v[0] if v.ndim == 2 else v) for k, v in single.items()}     # one random row
+        x = synthetic_rgb(36, 44, seed=2)
+        with tempfile.TemporaryDirectory() as d:
+            p1, p3, ps = (os.path.join(d, n) for n in ("one.onnx", "three.onnx", "single.onnx"))
+            transformer_net.export_onnx(single, ps)
+            want = ort.InferenceSession(ps).run(["output"], {"input": x})[0]
+            # S = 1, weight 1: the single-style network's numbers.
+            transformer_net.export_onnx({k: (v[None] if v.ndim == 1 and k.rsplit(".", 1)[0] in
+                                             transformer_net.norm_names() else v) for k, v in single.items()}, p1)
+            got = ort.InferenceSession(p1).run(["output"], {"input": x, "style": np.ones(1, np.float32)})[0]
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-3)
+            # Three identical rows: every style and any mix give the same image.
+            three = {k: (np.stack([v] * 3) if k.rsplit(".", 1)[0] in transformer_net.norm_names() else v)
+                     for k, v in single.items()}
+            transformer_net.export_onnx(three, p3)
+            sess = ort.InferenceSession(p3)
+            for w in ([1, 0, 0], [0, 1, 0], [0, 0, 1], [0.25, 0.25, 0.5]):
+                got = sess.run(["output"], {"input": x, "style": np.array(w, np.float32)})[0]
+                np.testing.assert_allclose(got, want, rtol=0, atol=1e-3, err_msg=str(w))
+
+    def test_metadata_and_deterministic_export(self):
+        import onnx
+        params = multi_style_params(seed=1, n_styles=2)
+        styles = [{"name": "starry_night", "title": "The Starry Night", "artist": "Vincent van Gogh",
+                   "year": "1889", "source": "starry_night.jpg", "credit": "Vincent van Gogh, The Starry Night (1889), public domain"},
+                  {"credit": "c", "name": "b"}]
+        with tempfile.TemporaryDirectory() as d:
+            a, b, s = (os.path.join(d, n) for n in ("a.onnx", "b.onnx", "s.onnx"))
+            transformer_net.export_onnx(params, a, styles=styles, metadata={"vstyle.trained_by": "test"})
+            transformer_net.export_onnx(multi_style_params(seed=1, n_styles=2), b, styles=styles,
+                                        metadata={"vstyle.trained_by": "test"})
+            self.assertEqual(Path(a).read_bytes(), Path(b).read_bytes())
+            m = onnx.load(a)
+            self.assertEqual((m.ir_version, m.opset_import[0].version), (8, 17))
+            self.assertIn("InstanceNormalization", {n.op_type for n in m.graph.node})
+            props = [(p.key, p.value) for p in m.metadata_props]
+            self.assertEqual([k for k, _ in props], ["vstyle.styles", "vstyle.value_range", "vstyle.trained_by"])
+            self.assertEqual(json.loads(props[0][1]), styles[:1] + [{"name": "b", "credit": "c"}])
+            self.assertEqual(list(json.loads(props[0][1])[0]), ["name", "title", "artist", "year", "source", "credit"])
+            self.assertEqual(props[1][1], "0..255")
+            # A single-style export gets the same metadata when given styles.
+            transformer_net.export_onnx(transformer_net.init_params(seed=1), s, styles=["the_scream"])
+            self.assertEqual(transformer_net.read_styles(s), [{"name": "the_scream"}])
+            with self.assertRaises(ValueError):      # one entry per style
+                transformer_net.export_onnx(params, s, styles=["only_one"])
+            with self.assertRaises(ValueError):      # names are unique
+                transformer_net.export_onnx(params, s, styles=["x", "x"])
+
+
 class Training(unittest.TestCase):
     def test_two_iterations_on_cpu_and_export(self):
         """train.py end to end on two tiny photos: trains, checkpoints, exports an ONNX with
@@ -117,32 +260,17 @@ class Training(unittest.TestCase):
         import onnxruntime as ort
         from PIL import Image
         with tempfile.TemporaryDirectory() as d:
-            data = os.path.join(d, "photos")
-            os.makedirs(data)
-            for i, (w, h) in enumerate([(80, 60), (60, 90)]):
-                Image.fromarray(synthetic_rgb(h, w, seed=i)[0].transpose(1, 2, 0).astype(np.uint8)).save(
-                    os.path.join(data, f"p{i}.jpg"))
-            style = os.path.join(d, "style.png")
-            Image.fromarray(synthetic_rgb(40, 50, seed=9)[0].transpose(1, 2, 0).astype(np.uint8)).save(style)
-            # A random 10-conv "VGG" in the extract-vgg format keeps this test independent of
-            # prepare_vgg.py; the training code cannot tell the difference.
-            rng = np.random.default_rng(0)
-            vgg, cin = {"mean": np.full((1, 3, 1, 1), 120, np.float32)}, 3
-            for k, cout in enumerate([8, 8, 16, 16, 16, 16, 16, 16, 16, 16], start=1):
-                vgg[f"conv_{k}.weight"] = rng.normal(0, np.sqrt(2 / (9 * cin)), (cout, cin, 3, 3)).astype(np.float32)
-                vgg[f"conv_{k}.bias"] = np.zeros(cout, np.float32)
-                cin = cout
-            np.savez(os.path.join(d, "vgg.npz"), **vgg)
+            data, style, vgg = make_training_inputs(d)
             out = os.path.join(d, "m.onnx")
             cmd = [sys.executable, os.path.join(MODELS, "train.py"), "train", "--data", data, "--style", style,
-                   "--vgg", os.path.join(d, "vgg.npz"), "--iters", "2", "--crop", "32", "--photo-size", "48",
-                   "--batch", "2", "--style-size", "48", "--run-dir", os.path.join(d, "run"), "--export", out,
+                   "--vgg", vgg] + TINY_TRAINING + ["--run-dir", os.path.join(d, "run"), "--export", out,
                    "--preview", os.path.join(d, "prev"), "--preview-images", style, "--preview-size", "40"]
             r = subprocess.run(cmd, capture_output=True, text=True)
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
             for f in ["run/params.npz", "run/losses.csv", "run/summary.json", "prev/contact_sheet.jpg"]:
                 self.assertTrue(os.path.exists(os.path.join(d, f)), f)
             self.assertEqual(len(Path(d, "run/losses.csv").read_text().splitlines()), 3)
+            self.assertEqual(transformer_net.read_styles(out), [{"name": "style", "source": "style.png"}])
             sess = ort.InferenceSession(out)
             for shape in [(1, 3, 24, 40), (2, 3, 50, 30)]:
                 y = sess.run(["output"], {"input": np.full(shape, 100, np.float32)})[0]
@@ -155,13 +283,115 @@ class Training(unittest.TestCase):
                 self.fail("no vstyle binary at target/debug/vstyle or target/release/vstyle: "
                           "run `cargo build` (or `cargo test`) first")
             png_in, png_out = os.path.join(d, "tiny.png"), os.path.join(d, "tiny_styled.png")
-            Image.fromarray(synthetic_rgb(30, 44, seed=5)[0].transpose(1, 2, 0).astype(np.uint8)).save(png_in)
+            save_png(png_in, synthetic_rgb(30, 44, seed=5))
             r = subprocess.run([binary, png_in, "--model", out, "-o", png_out, "--device", "cpu"],
                                capture_output=True, text=True, timeout=120)
             self.assertEqual(r.returncode, 0, f"{binary} failed:\n{r.stdout}{r.stderr}")
             self.assertTrue(os.path.exists(png_out), f"{binary} wrote no {png_out}")
             with Image.open(png_out) as im:
                 self.assertEqual(im.size, (44, 30))
+
+    def test_multi_style_two_iterations_export_and_vstyle(self):
+        """A 2-style network: train.py trains it (2 iterations), exports it with the `style` input
+        and the styles' metadata (names and credits from a catalogue, or the file name), extends
+        it by a third style with --add-style; then vstyle runs it with each style and a mix."""
+        import onnxruntime as ort
+        from onnx import numpy_helper
+        import onnx
+        from PIL import Image
+        with tempfile.TemporaryDirectory() as d:
+            data, style_a, vgg = make_training_inputs(d)
+            style_b, style_c = os.path.join(d, "Other-Style.png"), os.path.join(d, "third.png")
+            save_png(style_b, synthetic_rgb(44, 36, seed=11))
+            save_png(style_c, synthetic_rgb(40, 40, seed=12))
+            catalog = os.path.join(d, "cat.json")
+            Path(catalog).write_text(json.dumps({"paintings": [
+                {"name": "first", "file": "style.png", "title": "First", "artist": "Someone", "year": "1900",
+                 "credit": "Someone, First (1900), public domain", "default": True}]}))
+            out = os.path.join(d, "two.onnx")
+            train = [sys.executable, os.path.join(MODELS, "train.py"), "train", "--data", data, "--vgg", vgg]
+            cmd = train + ["--style", style_a, style_b, "--catalog", catalog] + TINY_TRAINING + [
+                "--log-every", "1", "--run-dir", os.path.join(d, "run"), "--export", out,
+                "--preview", os.path.join(d, "prev"), "--preview-images", style_a, "--preview-size", "40"]
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            for f in ["run/params.npz", "run/losses.csv", "run/style_losses.csv", "run/styles.json",
+                      "prev/contact_sheet.jpg", "prev/style_first.jpg", "prev/style_other_style.jpg"]:
+                self.assertTrue(os.path.exists(os.path.join(d, f)), f)
+            self.assertEqual(Path(d, "run/losses.csv").read_text().splitlines()[0],
+                             "iter,seconds,it_per_s,total,content,style,tv,w_content,w_style,w_tv")
+            self.assertEqual(Path(d, "run/style_losses.csv").read_text().splitlines()[0], "iter,first,other_style")
+            inputs, outputs = onnx_io(out)
+            self.assertEqual(inputs, {"input": ["N", 3, "H", "W"], "style": [2]})
+            self.assertEqual(outputs, {"output": ["N", 3, "H", "W"]})
+            meta = transformer_net.read_metadata(out)
+            self.assertEqual(meta["vstyle.value_range"], "0..255")
+            self.assertEqual(json.loads(meta["vstyle.styles"]), [
+                {"name": "first", "title": "First", "artist": "Someone", "year": "1900", "source": "style.png",
+                 "credit": "Someone, First (1900), public domain"},
+                {"name": "other_style", "source": "Other-Style.png"}])
+            sess = ort.InferenceSession(out)
+            x = np.full((2, 3, 30, 22), 100, np.float32)
+            for w in ([1, 0], [0, 1], [0.5, 0.5]):
+                y = sess.run(["output"], {"input": x, "style": np.array(w, np.float32)})[0]
+                self.assertEqual(y.shape, x.shape)
+                self.assertTrue(np.isfinite(y).all())
+
+            # --add-style: a third row, trained alone; the convs and the first two rows stay.
+            three = os.path.join(d, "three.onnx")
+            r = subprocess.run(train + ["--add-style", style_c, "--init", out] + TINY_TRAINING +
+                               ["--run-dir", os.path.join(d, "run3"), "--export", three],
+                               capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertEqual([s["name"] for s in transformer_net.read_styles(three)], ["first", "other_style", "third"])
+            before = {t.name: numpy_helper.to_array(t) for t in onnx.load(out).graph.initializer}
+            after = {t.name: numpy_helper.to_array(t) for t in onnx.load(three).graph.initializer}
+            for k, v in before.items():
+                if k.rsplit(".", 1)[0] in transformer_net.norm_names():
+                    self.assertEqual(after[k].shape, (3,) + v.shape[1:], k)
+                    np.testing.assert_array_equal(after[k][:2], v, k)
+                else:
+                    np.testing.assert_array_equal(after[k], v, k)
+            self.assertGreater(np.abs(after["in1.scale"][2] - before["in1.scale"].mean(0)).max(), 0)
+
+            # vstyle picks a style by name, or mixes them. The trained network runs with each; and a
+            # network with clearly different rows (after 2 iterations the trained rows are still
+            # nearly equal, so they cannot show that the right row was fed) gives what vstyle gives
+            # for a single-style network holding those weights' mix of the rows.
+            binary = vstyle_binary()
+            if binary is None:
+                self.fail("no vstyle binary at target/debug/vstyle or target/release/vstyle: "
+                          "run `cargo build` (or `cargo test`) first")
+            params = multi_style_params(seed=7, n_styles=2)
+            params["conv4.weight"] *= 30             # untrained, the last conv is too weak to show the rows
+            distinct = os.path.join(d, "distinct.onnx")
+            transformer_net.export_onnx(params, distinct, styles=["first", "other_style"])
+            png_in = os.path.join(d, "tiny.png")
+            save_png(png_in, synthetic_rgb(30, 44, seed=5))
+
+            def run_vstyle(model, flags, png_out):
+                r = subprocess.run([binary, png_in, "--model", model, "-o", png_out, "--device", "cpu"] + flags,
+                                   capture_output=True, text=True, timeout=120)
+                self.assertEqual(r.returncode, 0, f"{binary} --model {os.path.basename(model)} {' '.join(flags)} "
+                                                  f"failed:\n{r.stdout}{r.stderr}")
+                with Image.open(png_out) as im:
+                    self.assertEqual(im.size, (44, 30))
+                    return np.asarray(im.convert("RGB"), np.float32)
+
+            cases = [("first", ["--style-name", "first"], [1, 0]),
+                     ("other", ["--style-name", "other_style"], [0, 1]),
+                     ("mix", ["--style-mix", "first=0.5,other_style=0.5"], [0.5, 0.5])]
+            for label, flags, _ in cases:
+                run_vstyle(out, flags, os.path.join(d, f"trained_{label}.png"))
+            got, want = {}, {}
+            for label, flags, w in cases:
+                got[label] = run_vstyle(distinct, flags, os.path.join(d, f"distinct_{label}.png"))
+                single = os.path.join(d, f"single_{label}.onnx")
+                transformer_net.export_onnx({k: (np.array(w, np.float32) @ v if v.ndim == 2 else v)
+                                             for k, v in params.items()}, single)
+                want[label] = run_vstyle(single, [], os.path.join(d, f"single_{label}.png"))
+                self.assertLessEqual(np.abs(got[label] - want[label]).max(), 1.0, label)   # 8-bit rounding
+            self.assertGreater(np.abs(want["first"] - want["other"]).max(), 10)      # the rows do differ
 
 
 class EvaluateLosses(unittest.TestCase):
@@ -218,23 +448,54 @@ class EvaluateLosses(unittest.TestCase):
             self.assertIn("| **mean** |", evaluate.table(rows, [1, 2, 3, 4, 5], 4))
 
 
+    @unittest.skipUnless(os.path.exists(VGG_ONNX), "run models/prepare_vgg.py first")
+    def test_multi_style_network(self):
+        """--style-name feeds one style's row (same figures as a single-style network holding that
+        row); --all-styles gives one row per style, each against its own painting."""
+        with tempfile.TemporaryDirectory() as d:
+            params = multi_style_params(seed=8, n_styles=2)
+            multi, single = os.path.join(d, "multi.onnx"), os.path.join(d, "single.onnx")
+            transformer_net.export_onnx(params, multi, styles=[{"name": "a", "source": "a.png"}, "b"])
+            transformer_net.export_onnx({k: (v[1] if v.ndim == 2 else v) for k, v in params.items()}, single)
+            styles = os.path.join(d, "styles")
+            os.makedirs(styles)
+            for i, n in enumerate(["a.png", "bee.png"]):
+                save_png(os.path.join(styles, n), synthetic_rgb(36, 30, seed=20 + i))
+            catalog = os.path.join(d, "cat.json")
+            Path(catalog).write_text(json.dumps({"paintings": [{"name": "b", "file": "bee.png"}]}))
+            photos = []
+            for i in range(2):
+                photos.append(os.path.join(d, f"p{i}.png"))
+                save_png(photos[-1], synthetic_rgb(30, 40, seed=i))
+            kw = dict(vgg_path=VGG_ONNX, size=40, style_size=36, style_layers=[1, 2, 3], content_layer=4)
+            bee = os.path.join(styles, "bee.png")
+            by_name = evaluate.evaluate(multi, bee, photos, style_name="b", **kw)
+            self.assertEqual(by_name, evaluate.evaluate(single, bee, photos, **kw))
+            with self.assertRaises(SystemExit):               # a multi-style network needs a style
+                evaluate.evaluate(multi, bee, photos, **kw)
+            rows = evaluate.evaluate_all_styles(multi, catalog, styles, photos, **kw)
+            self.assertEqual([(r["style"], r["painting"], r["photos"]) for r in rows], [("a", "a.png", 2), ("b", "bee.png", 2)])
+            self.assertAlmostEqual(rows[1]["s_out"], np.mean([r["s_out"] for r in by_name]))
+            self.assertNotEqual(rows[0]["s_out"], rows[1]["s_out"])
+            self.assertIn("| b | bee.png | 2 |", evaluate.styles_table(rows, [1, 2, 3], 4))
+
+
 class Fixtures(unittest.TestCase):
     def test_fixtures_are_up_to_date(self):
-        """tests/data/make_fixtures.py reproduces the committed fixtures byte for byte."""
+        """tests/data/make_fixtures.py reproduces the committed fixtures byte for byte (every
+        .onnx it writes; other generators' files in tests/data are not its business)."""
         data = os.path.join(REPO, "tests", "data")
-        names = ["invert.onnx", "identity.onnx", "invert_224.onnx", "small_conv.onnx",
-                 "transformer_net.onnx", "bad_nhwc.onnx", "bad_two_inputs.onnx"]
-        if not all(os.path.exists(os.path.join(data, n)) for n in names):
-            self.skipTest("fixtures not generated")
-        before = {n: Path(data, n).read_bytes() for n in names}
         with tempfile.TemporaryDirectory() as d:
             # Run a copy of the generator in a scratch folder so the committed files stay untouched.
             src = Path(data, "make_fixtures.py").read_text()
             script = Path(d, "make_fixtures.py")
             script.write_text(src.replace('os.path.join(HERE, "..", "..", "models")', repr(MODELS)))
             subprocess.run([sys.executable, script], check=True, capture_output=True)
-            for n in names:
-                self.assertEqual(Path(d, n).read_bytes(), before[n], n)
+            made = sorted(f for f in os.listdir(d) if f.endswith(".onnx"))
+            self.assertIn("transformer_net.onnx", made)
+            for n in made:
+                self.assertTrue(os.path.exists(os.path.join(data, n)), f"{n}: run python tests/data/make_fixtures.py")
+                self.assertEqual(Path(d, n).read_bytes(), Path(data, n).read_bytes(), n)
 
 
 if __name__ == "__main__":
