@@ -53,13 +53,7 @@ pub fn is_media_path(path: &Path) -> bool {
     VIDEO_EXTENSIONS.contains(&ext.as_str()) || is_image_path(path)
 }
 
-/// True for a temporary output (`name.partial.ext`), which is never an input nor a finished file.
-pub fn is_partial_path(path: &Path) -> bool {
-    path.file_stem()
-        .and_then(|s| Path::new(s).extension())
-        .is_some_and(|e| e == "partial")
-        || path.extension().is_some_and(|e| e == "partial")
-}
+pub use crate::output::is_partial_path;
 
 /// One file found under the command line's inputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,6 +250,39 @@ pub fn plan(
         }
     }
     Ok(jobs)
+}
+
+/// `path` with symlinks and `..` resolved, for comparing: its own real path when it exists,
+/// else its folder's real path joined with its name.
+pub fn real_path(path: &Path) -> PathBuf {
+    if let Ok(p) = path.canonicalize() {
+        return p;
+    }
+    let folder = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    match (folder.canonicalize(), path.file_name()) {
+        (Ok(f), Some(name)) => f.join(name),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// Refuses a plan in which an output is its own input under another spelling (a symlinked
+/// folder, `..`), which the plan's own check, on the paths as given, cannot see.
+///
+/// # Errors
+/// [`Error::Usage`] naming the first such input.
+pub fn check_outputs_are_not_inputs(jobs: &[Job]) -> Result<()> {
+    for j in jobs {
+        if real_path(&j.output) == real_path(&j.input) {
+            return Err(Error::Usage(format!(
+                "{:?} would be written over itself (through {:?}); give --suffix or another -o folder",
+                j.input, j.output
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A deterministic slice of a batch: job `i` of the sorted list belongs to shard `i mod count`.

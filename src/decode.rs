@@ -38,6 +38,9 @@ pub struct VideoInfo {
     pub display_matrix: Option<Vec<u8>>,
     /// True for single pictures (jpg, png, …), which give a picture out.
     pub is_image: bool,
+    /// Where the container says the video ends (start + duration), in `time_base` units, when
+    /// it says: a stream that stops well before is reported as cut short.
+    pub expected_end: Option<i64>,
 }
 
 impl VideoInfo {
@@ -52,11 +55,50 @@ impl VideoInfo {
 }
 
 /// What [`Source::run`] did.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Decoded {
     pub frames: u64,
     /// Time spent waiting for later stages to take frames (not decoding).
     pub blocked: std::time::Duration,
+    /// What was wrong with the input but did not stop it: corrupt packets, damaged frames, a
+    /// stream that ends before the container says. One line each.
+    pub warnings: Vec<String>,
+}
+
+/// Damage seen while decoding, for the warnings.
+#[derive(Debug, Default)]
+struct Damage {
+    /// Video packets the decoder refused (corrupt data).
+    bad_packets: u64,
+    /// Frames the decoder gave but marked as damaged (concealed errors).
+    damaged_frames: u64,
+    /// A read error that ended the input early.
+    read_error: Option<String>,
+}
+
+/// Where the container says the video stream ends: the stream's start + duration, else the
+/// container's duration, in the stream's time base.
+fn expected_end(
+    input: &ffmpeg::format::context::Input,
+    stream: &ffmpeg::format::stream::Stream,
+) -> Option<i64> {
+    use ffmpeg::Rescale;
+    let tb = stream.time_base();
+    let start = Some(stream.start_time()).filter(|&t| t != ffmpeg::ffi::AV_NOPTS_VALUE);
+    if stream.duration() > 0 {
+        return Some(start.unwrap_or(0) + stream.duration());
+    }
+    if input.duration() > 0 {
+        // SAFETY: plain field read of an open format context.
+        let fmt_start = unsafe { (*input.as_ptr()).start_time };
+        let fmt_start = if fmt_start == ffmpeg::ffi::AV_NOPTS_VALUE {
+            0
+        } else {
+            fmt_start
+        };
+        return Some((fmt_start + input.duration()).rescale(ffmpeg::rescale::TIME_BASE, tb));
+    }
+    None
 }
 
 /// A non-video packet on its way to the muxer unchanged.
@@ -84,8 +126,10 @@ impl Source {
     pub fn open(path: &Path) -> Result<Self> {
         crate::init_ffmpeg();
         match std::fs::metadata(path) {
-            Err(e) => return Err(Error::input(path, e.kind().to_string().to_lowercase())),
-            Ok(m) if m.is_dir() => return Err(Error::input(path, "is a directory")),
+            Err(e) => return Err(Error::input(path, io_problem(&e))),
+            Ok(m) if m.is_dir() => return Err(Error::input(path, "is a folder")),
+            // A FIFO, a device (/dev/zero) or a socket: FFmpeg would block or read forever.
+            Ok(m) if !m.is_file() => return Err(Error::input(path, "not a regular file")),
             Ok(m) if m.len() == 0 => return Err(Error::input(path, "file is empty")),
             Ok(_) => {}
         }
@@ -123,6 +167,7 @@ impl Source {
         let quarter_turns = display_matrix
             .as_deref()
             .map_or(0, quarter_turns_from_matrix);
+        let expected_end = expected_end(&input, &stream);
         let format_name = input.format().name().to_string();
         let is_image = format_name.contains("image2") || format_name.ends_with("_pipe");
         let frame_rate = [
@@ -147,6 +192,7 @@ impl Source {
             color_trc: decoder.color_transfer_characteristic(),
             display_matrix,
             is_image,
+            expected_end,
         };
         let out_size = info.upright_size();
         Ok(Self {
@@ -215,6 +261,8 @@ impl Source {
         let default_duration = frame_duration(self.info.frame_rate, self.info.time_base);
         let limit = limit.unwrap_or(u64::MAX);
         let mut eof = false;
+        let mut damage = Damage::default();
+        let mut last_end: Option<i64> = None;
         while next_index < limit && !stop() {
             if !eof {
                 let mut packet = ffmpeg::Packet::empty();
@@ -222,9 +270,12 @@ impl Source {
                     Ok(()) => {
                         let idx = packet.stream();
                         if idx == self.video_stream {
-                            self.decoder.send_packet(&packet).map_err(|e| {
-                                Error::input(&self.path, format!("corrupt video data ({e})"))
-                            })?;
+                            // Corrupt data loses the frames it held, as in ffmpeg: count it,
+                            // say so at the end, and go on with the rest of the stream.
+                            if let Err(e) = self.decoder.send_packet(&packet) {
+                                damage.bad_packets += 1;
+                                tracing::debug!("{}: packet refused ({e})", self.path.display());
+                            }
                         } else if copy_streams.contains(&idx) {
                             packets
                                 .send(CopiedPacket {
@@ -243,7 +294,15 @@ impl Source {
                             .send_eof()
                             .map_err(|e| Error::input(&self.path, e))?;
                     }
-                    Err(e) => return Err(Error::input(&self.path, format!("read error ({e})"))),
+                    // A read error part-way (a cut-off file): what was read is stylized, and
+                    // the end says what is missing.
+                    Err(e) => {
+                        damage.read_error = Some(e.to_string());
+                        eof = true;
+                        self.decoder
+                            .send_eof()
+                            .map_err(|e| Error::input(&self.path, e))?;
+                    }
                 }
             }
             while next_index < limit {
@@ -259,6 +318,17 @@ impl Source {
                             _ => default_duration,
                         };
                         last_pts = Some(pts);
+                        last_end = Some(pts + duration);
+                        // SAFETY: plain field reads of a valid, decoded AVFrame.
+                        let (flags, errors) = unsafe {
+                            (
+                                (*decoded.as_ptr()).flags,
+                                (*decoded.as_ptr()).decode_error_flags,
+                            )
+                        };
+                        if errors != 0 || flags & ffmpeg::ffi::AV_FRAME_FLAG_CORRUPT != 0 {
+                            damage.damaged_frames += 1;
+                        }
                         let mut f = conv.convert(&decoded, next_index)?;
                         f.pts = Some(pts);
                         f.duration = duration;
@@ -272,39 +342,104 @@ impl Source {
                         errno: ffmpeg::util::error::EAGAIN,
                     }) => break,
                     Err(ffmpeg::Error::Eof) => {
-                        let frames = self.finish(next_index, limit)?;
-                        return Ok(Decoded { frames, blocked });
+                        let warnings = self.finish(next_index, limit, last_end, &damage)?;
+                        return Ok(Decoded {
+                            frames: next_index,
+                            blocked,
+                            warnings,
+                        });
                     }
                     Err(e) => {
-                        return Err(Error::input(
-                            &self.path,
-                            format!("corrupt video data ({e})"),
-                        ));
+                        damage.bad_packets += 1;
+                        tracing::debug!("{}: decode error ({e})", self.path.display());
+                        if eof {
+                            continue;
+                        }
+                        break;
                     }
                 }
             }
         }
+        let warnings = damage_warnings(&damage);
         Ok(Decoded {
             frames: next_index,
             blocked,
+            warnings,
         })
     }
 
-    fn finish(&self, decoded: u64, limit: u64) -> Result<u64> {
+    /// The end of the stream: an error when nothing could be decoded, else the warnings.
+    fn finish(
+        &self,
+        decoded: u64,
+        limit: u64,
+        last_end: Option<i64>,
+        damage: &Damage,
+    ) -> Result<Vec<String>> {
         if decoded == 0 {
-            return Err(Error::input(&self.path, "no video frame could be decoded"));
-        }
-        // A container that states its frame count lets us tell a cut-off file from a short one.
-        if limit == u64::MAX && self.info.frames > 0 && decoded < self.info.frames {
+            let why = match (&damage.read_error, damage.bad_packets) {
+                (Some(e), _) => format!(" (read error: {e})"),
+                (None, n) if n > 0 => format!(" ({n} corrupt packet(s))"),
+                _ => String::new(),
+            };
             return Err(Error::input(
                 &self.path,
-                format!(
-                    "truncated: decoded {decoded} of the {} frames the container lists",
-                    self.info.frames
-                ),
+                format!("no video frame could be decoded{why}"),
             ));
         }
-        Ok(decoded)
+        let mut warnings = damage_warnings(damage);
+        // The container's frame count is no truncation test (edit lists and dropped frames make
+        // it differ from what plays); where the stream should end is.
+        if limit == u64::MAX
+            && let (Some(expected), Some(end)) = (self.info.expected_end, last_end)
+        {
+            let tb = self.info.time_base;
+            let frame = frame_duration(self.info.frame_rate, tb);
+            let half_second = i64::from(tb.denominator()) / (2 * i64::from(tb.numerator()).max(1));
+            if end + (2 * frame).max(half_second) < expected {
+                let secs =
+                    |t: i64| t as f64 * f64::from(tb.numerator()) / f64::from(tb.denominator());
+                warnings.push(format!(
+                    "the video stream ends at {:.2} s, before the {:.2} s the container lists: the file looks cut short; stylized the {decoded} frame(s) there are",
+                    secs(end),
+                    secs(expected)
+                ));
+            }
+        }
+        Ok(warnings)
+    }
+}
+
+/// The warnings for the damage seen, one line each.
+fn damage_warnings(damage: &Damage) -> Vec<String> {
+    let mut out = Vec::new();
+    if damage.bad_packets > 0 {
+        out.push(format!(
+            "{} video packet(s) could not be decoded (corrupt data); the frames they held are missing",
+            damage.bad_packets
+        ));
+    }
+    if damage.damaged_frames > 0 {
+        out.push(format!(
+            "{} frame(s) decoded with errors (concealed by the decoder; they may show damage)",
+            damage.damaged_frames
+        ));
+    }
+    if let Some(e) = &damage.read_error {
+        out.push(format!(
+            "reading stopped early ({e}); the rest of the file is missing"
+        ));
+    }
+    out
+}
+
+/// A file-system error in the words of the rest of vstyle's messages.
+pub fn io_problem(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        std::io::ErrorKind::IsADirectory => "is a folder".into(),
+        _ => e.to_string(),
     }
 }
 

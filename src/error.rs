@@ -19,6 +19,9 @@ pub enum Error {
     /// The output cannot or must not be written.
     #[error("{path:?}: {message}")]
     Output { path: PathBuf, message: String },
+    /// Another run finished this output while this one worked; its file was left as it is.
+    #[error("{path:?}: another run finished this output meanwhile; its file was left as it is")]
+    FinishedElsewhere { path: PathBuf },
     /// ONNX Runtime could not be loaded or failed while running.
     #[error("{0}")]
     Runtime(String),

@@ -89,7 +89,9 @@ pub fn rgb_to_chw_padded(
 
 /// Reads the top-left `width x height` of a CHW f32 image of `pad_w` columns back into packed
 /// RGB24, multiplying by `scale` (1 for 0..255 networks, 255 for 0..1 ones), rounding and
-/// clamping to 0..255 (the model contract leaves the output unclamped).
+/// clamping to 0..255 (the model contract leaves the output unclamped). Returns how many values
+/// were not finite (NaN or ±inf, which come out as 0 or 255): a broken network shows here, in
+/// the one pass that touches every value anyway.
 pub fn chw_to_rgb_cropped(
     chw: &[f32],
     pad_w: usize,
@@ -98,11 +100,12 @@ pub fn chw_to_rgb_cropped(
     height: usize,
     scale: f32,
     rgb: &mut [u8],
-) {
+) -> usize {
     assert!(pad_w >= width && pad_h >= height);
     assert_eq!(chw.len(), 3 * pad_w * pad_h);
     assert_eq!(rgb.len(), width * height * 3);
     let plane = pad_w * pad_h;
+    let mut non_finite = 0u32;
     for y in 0..height {
         let row = y * pad_w;
         let r = &chw[row..row + width];
@@ -110,12 +113,23 @@ pub fn chw_to_rgb_cropped(
         let b = &chw[2 * plane + row..2 * plane + row + width];
         let dst = &mut rgb[y * width * 3..(y + 1) * width * 3];
         // Zipped iterators, not indexing: no bounds checks in the hot loop, so it vectorises.
+        let mut row_bad = 0u32;
         for (px, ((&r, &g), &b)) in dst.chunks_exact_mut(3).zip(r.iter().zip(g).zip(b)) {
             px[0] = to_u8(r * scale);
             px[1] = to_u8(g * scale);
             px[2] = to_u8(b * scale);
+            row_bad +=
+                u32::from(!is_finite(r)) + u32::from(!is_finite(g)) + u32::from(!is_finite(b));
         }
+        non_finite += row_bad;
     }
+    non_finite as usize
+}
+
+/// `v.is_finite()` written as one comparison on the bits, which vectorises.
+#[inline]
+fn is_finite(v: f32) -> bool {
+    (v.to_bits() & 0x7f80_0000) != 0x7f80_0000
 }
 
 /// Writes `rgb` (packed HWC u8) into `out` (one HWC f32 image of `pad_w x pad_h`, channels
@@ -144,7 +158,8 @@ pub fn rgb_to_hwc_padded(
 }
 
 /// Reads the top-left `width x height` of an HWC f32 image of `pad_w` columns back into packed
-/// RGB24, scaled, rounded and clamped as [`chw_to_rgb_cropped`] does.
+/// RGB24, scaled, rounded and clamped as [`chw_to_rgb_cropped`] does; returns the number of
+/// values that were not finite.
 pub fn hwc_to_rgb_cropped(
     hwc: &[f32],
     pad_w: usize,
@@ -153,18 +168,23 @@ pub fn hwc_to_rgb_cropped(
     height: usize,
     scale: f32,
     rgb: &mut [u8],
-) {
+) -> usize {
     assert!(pad_w >= width && pad_h >= height);
     assert_eq!(hwc.len(), 3 * pad_w * pad_h);
     assert_eq!(rgb.len(), width * height * 3);
+    let mut non_finite = 0usize;
     for (dst, src) in rgb
         .chunks_exact_mut(3 * width)
         .zip(hwc.chunks_exact(3 * pad_w))
     {
+        let mut row_bad = 0u32;
         for (o, &v) in dst.iter_mut().zip(&src[..3 * width]) {
             *o = to_u8(v * scale);
+            row_bad += u32::from(!is_finite(v));
         }
+        non_finite += row_bad as usize;
     }
+    non_finite
 }
 
 /// The `width x height` window at `(x, y)` of packed RGB24 `rgb` of `stride_w` columns.
@@ -293,11 +313,21 @@ mod tests {
     }
 
     #[test]
-    fn output_is_clamped_and_rounded() {
+    fn output_is_clamped_and_rounded_and_non_finite_values_are_counted() {
         let chw = [-5.0, 300.0, 127.4, 127.6, f32::NAN, 0.49];
         let mut rgb = [0u8; 6];
-        chw_to_rgb_cropped(&chw, 2, 1, 2, 1, 1.0, &mut rgb);
+        assert_eq!(chw_to_rgb_cropped(&chw, 2, 1, 2, 1, 1.0, &mut rgb), 1);
         assert_eq!(rgb, [0, 127, 0, 255, 128, 0]);
+        let hwc = [
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            1.0,
+            f32::MAX,
+            f32::MIN_POSITIVE,
+            0.0,
+        ];
+        assert_eq!(hwc_to_rgb_cropped(&hwc, 2, 1, 2, 1, 1.0, &mut rgb), 2);
+        assert_eq!(rgb[..3], [255, 0, 1]);
     }
 
     #[test]

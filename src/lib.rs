@@ -23,6 +23,7 @@ pub mod encode;
 pub mod error;
 pub mod frame;
 pub mod locate;
+pub mod output;
 pub mod pipeline;
 pub mod preview;
 pub mod progress;

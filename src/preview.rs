@@ -87,7 +87,7 @@ fn compose(tiles: &[Tile], columns: usize) -> RgbImage {
 
 /// Writes `img` as PNG to `out` through a temporary name, so `out` only ever holds a whole file.
 fn save_png(img: &RgbImage, out: &Path) -> Result<()> {
-    let partial = crate::encode::partial_path(out);
+    let partial = crate::output::partial_path(out);
     let result = img
         .save_with_format(&partial, image::ImageFormat::Png)
         .map_err(|e| Error::output(out, format!("cannot write the PNG ({e})")))

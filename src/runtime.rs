@@ -93,13 +93,21 @@ pub fn session(
     model: &Path,
     opts: &SessionOptions,
 ) -> Result<(Session, &'static str)> {
-    let (mut builder, provider) = builder(env, model, opts)?;
-    if !model.is_file() {
-        return Err(Error::model(model, "no such file"));
+    match std::fs::metadata(model) {
+        Err(e) => return Err(Error::model(model, crate::decode::io_problem(&e))),
+        Ok(m) if m.is_dir() => return Err(Error::model(model, "is a folder")),
+        Ok(m) if !m.is_file() => return Err(Error::model(model, "not a regular file")),
+        Ok(_) => {}
     }
-    let session = builder
-        .commit_from_file(model)
-        .map_err(|e| Error::model(model, e.message()))?;
+    let (mut builder, provider) = builder(env, model, opts)?;
+    let session = builder.commit_from_file(model).map_err(|e| {
+        let m = e.message();
+        if m.contains("Protobuf parsing failed") || m.contains("INVALID_PROTOBUF") {
+            Error::model(model, "not an ONNX model (it does not parse as one)")
+        } else {
+            Error::model(model, m)
+        }
+    })?;
     Ok((session, provider))
 }
 

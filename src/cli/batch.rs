@@ -13,8 +13,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use crate::batch::{self, Job, Naming, Shard, ShardSource};
-use crate::encode::partial_path;
+use crate::encode::EncodeOptions;
 use crate::error::{Error, Result};
+use crate::output::{looks_complete, partial_path, remove_stale_partials};
 use crate::progress::{NoProgress, Progress};
 use crate::stylize::Stylizer;
 use crate::stylize::shared::SharedStylizer;
@@ -29,6 +30,9 @@ pub enum Outcome {
     Done {
         frames: u64,
         seconds: f64,
+        /// What was wrong but did not stop the file (damaged or cut-short input, NaN output).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        warnings: Vec<String>,
     },
     /// The final output was there already (a finished earlier run).
     Skipped,
@@ -73,7 +77,9 @@ impl Summary {
         };
         for o in outcomes {
             match o {
-                Outcome::Done { frames, seconds } => {
+                Outcome::Done {
+                    frames, seconds, ..
+                } => {
                     s.done += 1;
                     s.frames += frames;
                     s.file_seconds += seconds;
@@ -187,7 +193,7 @@ pub fn run(
     let found = batch::discover(&args.inputs, args.recursive, args.output.as_deref())?;
     let say = |line: &str| {
         if !args.quiet {
-            eprintln!("{line}");
+            say!("{line}");
         }
     };
     if found.skipped_folders > 0 {
@@ -205,6 +211,12 @@ pub fn run(
     let jobs = batch::plan(found.found, &naming, |root| {
         out_dir.is_some() && root.canonicalize().ok() == out_dir
     })?;
+    batch::check_outputs_are_not_inputs(&jobs)?;
+    let report = args
+        .report
+        .as_deref()
+        .map(ReportTarget::check)
+        .transpose()?;
     let total = jobs.len();
     let mine = match shard {
         Some((s, source)) => {
@@ -218,17 +230,34 @@ pub fn run(
         None => jobs,
     };
     if mine.is_empty() {
-        say("nothing to do: no videos or images found");
+        match shard {
+            Some((s, _)) if total > 0 => say(&format!(
+                "nothing to do: shard {s} is empty (the batch has {total} file(s))"
+            )),
+            _ => say("nothing to do: no videos or images found"),
+        }
     }
-    let split = batch::split_done(mine.clone(), args.overwrite, Path::is_file);
-    // A killed run leaves `name.partial.ext` behind; it is never a finished file, so remove it.
+    // Only a complete file counts as done: one cut off by a crash or left broken by an older
+    // version is redone.
+    let split = batch::split_done(mine.clone(), args.overwrite, looks_complete);
+    // A killed run leaves its temporary file behind; it is never a finished file.
     for j in split.done.iter().chain(&split.to_run) {
-        let _ = std::fs::remove_file(partial_path(&j.output));
+        remove_stale_partials(&j.output);
     }
     if !split.done.is_empty() {
         say(&format!(
             "skipping {} file(s) already done (-y redoes them)",
             split.done.len()
+        ));
+    }
+    let broken = split
+        .to_run
+        .iter()
+        .filter(|j| !args.overwrite && j.output.exists())
+        .count();
+    if broken > 0 {
+        say(&format!(
+            "redoing {broken} file(s) whose output is there but incomplete"
         ));
     }
 
@@ -240,7 +269,7 @@ pub fn run(
     if !split.to_run.is_empty() {
         let (stylizer, what) = load()?;
         if !args.quiet {
-            eprintln!("running on {what}");
+            say!("running on {what}");
         }
         let stylizer = SharedStylizer::new(stylizer);
         let ran = run_jobs(args, &split.to_run, &stylizer, cancel);
@@ -257,7 +286,7 @@ pub fn run(
     if total > 0 {
         say(&summary.table());
     }
-    if let Some(path) = &args.report {
+    if let Some(target) = &report {
         let report = Report {
             vstyle: env!("CARGO_PKG_VERSION"),
             shard: shard.map(|(s, _)| s),
@@ -271,7 +300,7 @@ pub fn run(
                 })
                 .collect(),
         };
-        write_report(path, &report)?;
+        target.write(&report)?;
     }
     if cancel.load(Ordering::SeqCst) {
         return Err(Error::Cancelled);
@@ -315,7 +344,7 @@ fn run_jobs(
     };
     let print = |line: &str| match &terminal {
         Some(t) => t.println(line),
-        None => eprintln!("{line}"),
+        None => say!("{line}"),
     };
     let next = AtomicUsize::new(0);
     let outcomes: Vec<Mutex<Outcome>> = jobs.iter().map(|_| Mutex::new(Outcome::NotRun)).collect();
@@ -333,11 +362,17 @@ fn run_jobs(
                         }
                         let i = next.fetch_add(1, Ordering::SeqCst);
                         let Some(job) = jobs.get(i) else { return };
+                        // An output there already is one being redone (incomplete, or -y): it
+                        // is replaced. Otherwise a file another run finishes meanwhile stays.
+                        let encode = EncodeOptions {
+                            overwrite: args.overwrite || job.output.exists(),
+                            ..encode.clone()
+                        };
                         let result = prepare(job).and_then(|()| {
                             stylize_file(
                                 job,
                                 &mut stylizers,
-                                encode,
+                                &encode,
                                 adjust,
                                 args.limit,
                                 cancel,
@@ -346,6 +381,9 @@ fn run_jobs(
                         });
                         let outcome = match result {
                             Ok(stats) => {
+                                for w in &stats.warnings {
+                                    print(&format!("warning: {}: {w}", job.input.display()));
+                                }
                                 if !args.quiet {
                                     print(&format!(
                                         "done: {} → {} ({} frames, {:.1} s)",
@@ -358,9 +396,19 @@ fn run_jobs(
                                 Outcome::Done {
                                     frames: stats.frames,
                                     seconds: stats.seconds,
+                                    warnings: stats.warnings,
                                 }
                             }
                             Err(Error::Cancelled) => Outcome::Interrupted,
+                            Err(Error::FinishedElsewhere { .. }) => {
+                                if !args.quiet {
+                                    print(&format!(
+                                        "skipped: {} was finished by another run meanwhile",
+                                        job.output.display()
+                                    ));
+                                }
+                                Outcome::Skipped
+                            }
                             Err(e) => {
                                 let error = reason(job, &e);
                                 print(&format!("error: {}: {error}", job.input.display()));
@@ -388,14 +436,87 @@ fn prepare(job: &Job) -> Result<()> {
     check_output(job, true)
 }
 
-/// Writes the report under a temporary name first, like the videos, so it is whole or absent.
-fn write_report(path: &Path, report: &Report<'_>) -> Result<()> {
-    let err =
-        |e: &dyn std::fmt::Display| Error::output(path, format!("cannot write the report ({e})"));
-    let temp = partial_path(path);
-    let text = serde_json::to_string_pretty(report).map_err(|e| err(&e))?;
-    std::fs::write(&temp, text + "\n").map_err(|e| err(&e))?;
-    std::fs::rename(&temp, path).map_err(|e| err(&e))
+/// Where `--report` goes, checked before any work so a bad path costs nothing.
+#[derive(Debug, PartialEq)]
+enum ReportTarget {
+    /// `-`
+    Stdout,
+    /// Something that is not a regular file (`/dev/stdout`, a FIFO, a terminal): written as it
+    /// is, never replaced.
+    Stream(PathBuf),
+    /// A regular file (symlinks followed to it), written under a temporary name and renamed,
+    /// so it is whole or absent.
+    File(PathBuf),
+}
+
+impl ReportTarget {
+    /// Resolves and checks `path`: a folder, a missing folder or an unwritable one is refused.
+    ///
+    /// # Errors
+    /// A usage error naming the path.
+    fn check(path: &Path) -> Result<Self> {
+        let bad = |m: String| Error::Usage(format!("--report {path:?}: {m}"));
+        if path == Path::new("-") {
+            return Ok(Self::Stdout);
+        }
+        let target = match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => return Err(bad("is a folder; give a file name".into())),
+            Ok(m) if !m.is_file() => return Ok(Self::Stream(path.to_path_buf())),
+            Ok(_) => path
+                .canonicalize()
+                .map_err(|e| bad(format!("cannot resolve it ({e})")))?,
+            // A dangling symlink is followed to where it points.
+            Err(_) => match std::fs::read_link(path) {
+                Ok(to) => path.parent().unwrap_or(Path::new(".")).join(to),
+                Err(_) => path.to_path_buf(),
+            },
+        };
+        let folder = target
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if !folder.is_dir() {
+            return Err(bad(format!("folder {} does not exist", folder.display())));
+        }
+        // Try the write now, not after the batch: an unwritable place fails before any work.
+        let probe = partial_path(&target);
+        std::fs::write(&probe, b"").map_err(|e| bad(format!("cannot write there ({e})")))?;
+        let _ = std::fs::remove_file(&probe);
+        Ok(Self::File(target))
+    }
+
+    fn write(&self, report: &Report<'_>) -> Result<()> {
+        let path = match self {
+            Self::Stdout => Path::new("-"),
+            Self::Stream(p) | Self::File(p) => p.as_path(),
+        };
+        let err = |e: &dyn std::fmt::Display| {
+            Error::output(path, format!("cannot write the report ({e})"))
+        };
+        let text = serde_json::to_string_pretty(report).map_err(|e| err(&e))? + "\n";
+        match self {
+            Self::Stdout => {
+                use std::io::Write as _;
+                let mut out = std::io::stdout().lock();
+                out.write_all(text.as_bytes())
+                    .and_then(|()| out.flush())
+                    .map_err(|e| err(&e))
+            }
+            Self::Stream(p) => std::fs::OpenOptions::new()
+                .write(true)
+                .open(p)
+                .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+                .map_err(|e| err(&e)),
+            Self::File(p) => {
+                let temp = partial_path(p);
+                let written = std::fs::write(&temp, &text).and_then(|()| std::fs::rename(&temp, p));
+                if written.is_err() {
+                    let _ = std::fs::remove_file(&temp);
+                }
+                written.map_err(|e| err(&e))
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -408,10 +529,12 @@ mod tests {
             Outcome::Done {
                 frames: 5,
                 seconds: 1.0,
+                warnings: vec![],
             },
             Outcome::Done {
                 frames: 7,
                 seconds: 2.0,
+                warnings: vec!["cut short".into()],
             },
             Outcome::Skipped,
             Outcome::Failed {
@@ -455,6 +578,7 @@ mod tests {
         let o = Outcome::Done {
             frames: 3,
             seconds: 0.5,
+            warnings: vec![],
         };
         let r = FileReport {
             input: Path::new("a.mp4"),

@@ -4,6 +4,15 @@
 //! batch mode (see [`crate::batch`] for the planning). Exit codes: 0 all done, 1 a file failed,
 //! 2 usage error, 130 interrupted.
 
+/// Writes one line to stderr. A closed or broken stderr (`vstyle … 2>&1 | head -1`) never
+/// stops the work: the line is lost, the run goes on.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 mod batch;
 mod optimize;
 mod render;
@@ -303,15 +312,17 @@ pub fn main() -> ExitCode {
     match run(&args, cancel) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Error::Cancelled) => {
-            eprintln!("interrupted: no unfinished output was left behind");
+            say!("interrupted: no unfinished output was left behind");
             ExitCode::from(130)
         }
-        Err(e @ Error::Usage(_)) => {
-            eprintln!("error: {e}");
+        // A model that is missing or does not fit is a problem of the command line, found
+        // before any work: like every usage error, exit 2.
+        Err(e @ (Error::Usage(_) | Error::Model { .. })) => {
+            say!("error: {e}");
             ExitCode::from(2)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             ExitCode::from(1)
         }
     }
@@ -340,12 +351,16 @@ fn install_ctrl_c(cancel: &'static AtomicBool) {
     let _ = ctrlc::set_handler(move || {
         if PRESSES.fetch_add(1, Ordering::SeqCst) == 0 {
             cancel.store(true, Ordering::SeqCst);
-            eprintln!(
+            say!(
                 "\ninterrupted: finishing the frames in flight, then removing the unfinished output (Ctrl-C again to quit now)"
             );
         } else {
-            crate::encode::remove_partial_files();
-            std::process::exit(130);
+            crate::output::remove_registered();
+            say!("interrupted again: quit now; the unfinished output was removed");
+            // _exit, not exit: no atexit handlers or static destructors, which would tear ONNX
+            // Runtime down under an inference still running and have it print its complaint.
+            // SAFETY: _exit ends the process at once; nothing after it runs.
+            unsafe { libc::_exit(130) }
         }
     });
 }
@@ -358,10 +373,8 @@ pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
     if let Some(model) = &args.list_styles {
         runtime::environment(args.ort_lib.as_deref())?;
         let model = crate::locate::model(model)?;
-        print!(
-            "{}",
-            crate::stylize::feedforward::list_styles(&model, args.value_range)?
-        );
+        let listing = crate::stylize::feedforward::list_styles(&model, args.value_range)?;
+        let _ = std::io::Write::write_all(&mut std::io::stdout(), listing.as_bytes());
         return Ok(());
     }
     let mode = optimize::resolve_mode(
@@ -501,10 +514,14 @@ pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
         cancel,
         progress,
     )?;
+    for w in &stats.warnings {
+        // Warnings show even with -q: they say the output may not be what was expected.
+        say!("warning: {}: {w}", job.input.display());
+    }
     if !args.quiet {
         let fps = stats.frames as f64 / stats.seconds.max(1e-9);
         // The provider is named here so that `--device auto` always says which one it chose.
-        eprintln!(
+        say!(
             "wrote {}: {} frames in {:.1} s ({fps:.2} fps on {provider})",
             job.output.display(),
             stats.frames,
@@ -687,7 +704,7 @@ fn preview(args: &Args, mode: Mode, cancel: &AtomicBool) -> Result<()> {
         format!("{n} frame(s), input beside output")
     };
     if !args.quiet {
-        eprintln!(
+        say!(
             "wrote {}: {shown} in {:.1} s (on {provider})",
             job.output.display(),
             started.elapsed().as_secs_f64()
@@ -715,28 +732,21 @@ fn adjust(args: &Args) -> Adjust {
 fn encode_options(args: &Args) -> Result<EncodeOptions> {
     let pixel_format = match &args.pix_fmt {
         None => None,
-        Some(name) => {
-            let p = ffmpeg_next::format::Pixel::from(
-                // SAFETY: av_get_pix_fmt takes a NUL-terminated name and returns NONE when unknown.
-                unsafe {
-                    let c = std::ffi::CString::new(name.as_str())
-                        .map_err(|_| Error::Other(format!("bad pixel format {name:?}")))?;
-                    ffmpeg_next::ffi::av_get_pix_fmt(c.as_ptr())
-                },
-            );
-            if p == ffmpeg_next::format::Pixel::None {
-                return Err(Error::Other(format!(
-                    "unknown pixel format {name:?} (see `ffmpeg -pix_fmts`)"
+        Some(name) => match name.parse::<ffmpeg_next::format::Pixel>() {
+            Ok(p) if p != ffmpeg_next::format::Pixel::None => Some(p),
+            _ => {
+                return Err(Error::Usage(format!(
+                    "--pix-fmt: unknown pixel format {name:?} (see `ffmpeg -pix_fmts`)"
                 )));
             }
-            Some(p)
-        }
+        },
     };
     Ok(EncodeOptions {
         codec: args.codec.clone(),
         crf: args.crf,
         preset: args.preset.clone(),
         pixel_format,
+        overwrite: args.overwrite,
     })
 }
 

@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use ffmpeg::format::Pixel;
 use ffmpeg::{Rational, codec, encoder, frame, software::scaling};
@@ -34,33 +33,12 @@ pub struct EncodeOptions {
     pub preset: Option<String>,
     /// Pixel format; default: the input's if the encoder takes it, else 4:2:0, else 4:4:4.
     pub pixel_format: Option<Pixel>,
+    /// Replace a file at the final name (`-y`, or an incomplete output being redone); without
+    /// it a file another run finished meanwhile is left as it is.
+    pub overwrite: bool,
 }
 
-/// Temporary files that exist right now, so an abrupt exit (a second Ctrl-C) can remove them.
-static PARTIAL_FILES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
-
-/// Removes every temporary output still registered; called on a forced exit.
-pub fn remove_partial_files() {
-    if let Ok(mut files) = PARTIAL_FILES.lock() {
-        for f in files.drain(..) {
-            let _ = std::fs::remove_file(f);
-        }
-    }
-}
-
-/// The temporary name an output is written under: `dir/name.partial.ext`, which keeps the
-/// extension (FFmpeg picks the container from it) and can never be mistaken for a finished file.
-pub fn partial_path(output: &Path) -> PathBuf {
-    let stem = output
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let name = match output.extension() {
-        Some(ext) => format!("{stem}.partial.{}", ext.to_string_lossy()),
-        None => format!("{stem}.partial"),
-    };
-    output.with_file_name(name)
-}
+pub use crate::output::partial_path;
 
 /// True when `path`'s extension names a single-picture format (png, jpg, …).
 pub fn is_image_path(path: &Path) -> bool {
@@ -99,6 +77,8 @@ pub struct Sink {
     durations: HashMap<i64, i64>,
     frames: u64,
     finished: bool,
+    /// See [`EncodeOptions::overwrite`].
+    overwrite: bool,
 }
 
 /// Per-thread conversion state (swscale contexts cannot move between threads).
@@ -134,10 +114,7 @@ impl Sink {
                 err(format!("cannot create output ({e})"))
             }
         })?;
-        PARTIAL_FILES
-            .lock()
-            .expect("partial-file list poisoned")
-            .push(temp_path.clone());
+        crate::output::register(&temp_path);
         // From here on, dropping `guard` removes the temporary file if anything fails.
         let guard = PartialGuard(temp_path.clone());
         let is_image = is_image_path(output);
@@ -314,6 +291,7 @@ impl Sink {
         Ok(Self {
             final_path: output.to_path_buf(),
             temp_path,
+            overwrite: opts.overwrite,
             octx,
             encoder,
             video_out,
@@ -534,14 +512,10 @@ impl Sink {
         self.octx.write_trailer().map_err(|e| {
             Error::output(&self.final_path, format!("cannot finish the file ({e})"))
         })?;
-        std::fs::rename(&self.temp_path, &self.final_path).map_err(|e| {
-            Error::output(
-                &self.final_path,
-                format!("cannot rename the finished file into place ({e})"),
-            )
-        })?;
+        let committed = crate::output::commit(&self.temp_path, &self.final_path, self.overwrite);
+        crate::output::forget(&self.temp_path);
         self.finished = true;
-        forget_partial(&self.temp_path);
+        committed?;
         Ok(self.frames)
     }
 }
@@ -550,7 +524,7 @@ impl Drop for Sink {
     fn drop(&mut self) {
         if !self.finished {
             let _ = std::fs::remove_file(&self.temp_path);
-            forget_partial(&self.temp_path);
+            crate::output::forget(&self.temp_path);
         }
     }
 }
@@ -561,13 +535,7 @@ struct PartialGuard(PathBuf);
 impl Drop for PartialGuard {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
-        forget_partial(&self.0);
-    }
-}
-
-fn forget_partial(path: &Path) {
-    if let Ok(mut files) = PARTIAL_FILES.lock() {
-        files.retain(|p| p != path);
+        crate::output::forget(&self.0);
     }
 }
 
@@ -705,19 +673,6 @@ fn output_range(info: &VideoInfo, p: Pixel) -> ffmpeg::color::Range {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn partial_name_keeps_the_extension_and_folder() {
-        assert_eq!(
-            partial_path(Path::new("out/a.mp4")),
-            Path::new("out/a.partial.mp4")
-        );
-        assert_eq!(
-            partial_path(Path::new("b.tar.mkv")),
-            Path::new("b.tar.partial.mkv")
-        );
-        assert_eq!(partial_path(Path::new("noext")), Path::new("noext.partial"));
-    }
 
     #[test]
     fn odd_sizes_get_a_format_without_chroma_subsampling() {

@@ -62,11 +62,14 @@ pub struct StageTimes {
 }
 
 /// What one file's run did.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct FileStats {
     pub frames: u64,
     pub seconds: f64,
     pub busy: StageTimes,
+    /// What was wrong but did not stop the file (damaged input, a cut-short stream, a
+    /// network's NaN output), one line each.
+    pub warnings: Vec<String>,
 }
 
 /// The run-wide settings of the pipeline.
@@ -132,6 +135,9 @@ pub fn run(
     let stylize_busy = Mutex::new(Duration::ZERO);
     let mut times = StageTimes::default();
     let mut frames_written = 0;
+    let mut warnings = Vec::new();
+    // True once the output is complete under its final name.
+    let mut finished = false;
 
     std::thread::scope(|scope| {
         let failure = &failure;
@@ -199,6 +205,7 @@ pub fn run(
             Ok((Ok(n), t)) => {
                 frames_written = n;
                 times.encode = t;
+                finished = true;
             }
             Ok((Err(e), t)) => {
                 times.encode = t;
@@ -210,7 +217,7 @@ pub fn run(
         }
         for (i, h) in workers_handles.into_iter().enumerate() {
             match h.join() {
-                Ok(Ok(())) => {}
+                Ok(Ok(w)) => warnings.extend(w),
                 Ok(Err(e)) => failure.record(e),
                 Err(_) => failure.record(Error::WorkerPanicked {
                     thread: format!("stylize-{i}"),
@@ -218,7 +225,11 @@ pub fn run(
             }
         }
         match decode.join() {
-            Ok((Ok(_), t)) => times.decode = t,
+            Ok((Ok(d), t)) => {
+                times.decode = t;
+                // The input's problems first: they explain the rest.
+                warnings.splice(0..0, d.warnings);
+            }
             Ok((Err(e), t)) => {
                 times.decode = t;
                 failure.record(e);
@@ -231,17 +242,23 @@ pub fn run(
     times.stylize = *stylize_busy.lock().expect("timer poisoned");
 
     let error = failure.error.into_inner().expect("error slot poisoned");
-    // An interrupted run reports the interruption, not the disconnects it caused.
-    if opts.cancel.load(Ordering::Relaxed) && error.as_ref().is_none_or(Error::is_consequence) {
-        return Err(Error::Cancelled);
+    // What is reported matches what is on disk: a file completed before the interruption took
+    // effect is a finished file, whatever came after.
+    if !finished {
+        // An interrupted run reports the interruption, not the disconnects it caused.
+        if opts.cancel.load(Ordering::Relaxed) && error.as_ref().is_none_or(Error::is_consequence) {
+            return Err(Error::Cancelled);
+        }
+        if let Some(e) = error {
+            return Err(e);
+        }
     }
-    if let Some(e) = error {
-        return Err(e);
-    }
+    warnings.dedup();
     Ok(FileStats {
         frames: frames_written,
         seconds: started.elapsed().as_secs_f64(),
         busy: times,
+        warnings,
     })
 }
 
@@ -252,7 +269,7 @@ fn stylize_stage(
     opts: &PipelineOptions<'_>,
     stop: &dyn Fn() -> bool,
     busy: &Mutex<Duration>,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     let batch_size = stylizer.batch_size().max(1);
     let mut batch = Vec::with_capacity(batch_size);
     let mut originals: Vec<Vec<u8>> = Vec::new();
@@ -284,7 +301,7 @@ fn stylize_stage(
             done.send(f).map_err(|_| Error::Disconnected)?;
         }
     }
-    Ok(())
+    Ok(stylizer.warnings())
 }
 
 fn encode_stage(

@@ -256,6 +256,11 @@ impl Contract {
             }),
         };
         let fixed_size = match layout.spatial(ishape) {
+            (h, w) if h == 0 || w == 0 => {
+                return Err(format!(
+                    "has a spatial dimension of size 0 ({found}); {EXPECTED}"
+                ));
+            }
             (h, w) if h > 0 && w > 0 => Some((w as u32, h as u32)),
             (h, w) if h < 0 && w < 0 => None,
             _ => {
@@ -337,6 +342,24 @@ pub struct FeedForward {
     /// The style being painted, for the summary line.
     style_label: Option<String>,
     input: Vec<f32>,
+    /// Non-finite output values since the last [`Stylizer::warnings`].
+    non_finite: NonFinite,
+}
+
+/// Where a network gave NaN or infinite values (drawn as black or white).
+#[derive(Debug, Default)]
+struct NonFinite {
+    values: usize,
+    frames: u64,
+    first_frame: Option<u64>,
+}
+
+impl NonFinite {
+    fn record(&mut self, frame: u64, values: usize) {
+        self.values += values;
+        self.frames += 1;
+        self.first_frame = Some(self.first_frame.map_or(frame, |f| f.min(frame)));
+    }
 }
 
 /// The string metadata `key` of a session's model.
@@ -454,6 +477,7 @@ impl FeedForward {
             style_value,
             style_label,
             input: Vec::new(),
+            non_finite: NonFinite::default(),
         };
         me.trial_run()?;
         Ok((me, provider))
@@ -536,7 +560,13 @@ impl FeedForward {
             let style = TensorRef::from_array_view((dims.clone(), &values[..]))?;
             inputs.push((name.as_str().into(), style.into()));
         }
-        let outputs = self.session.run(inputs)?;
+        let outputs = self.session.run(inputs).map_err(|e| {
+            Error::Runtime(format!(
+                "model {:?}: inference failed on a {pw}x{ph} frame ({})",
+                self.path,
+                e.message()
+            ))
+        })?;
         let (out_shape, data) =
             outputs[self.contract.output.as_str()].try_extract_tensor::<f32>()?;
         let dims: Vec<i64> = out_shape.iter().copied().collect();
@@ -551,9 +581,18 @@ impl FeedForward {
         }
         let scale = 255.0 / self.range.max();
         for (f, chunk) in frames.iter_mut().zip(data.chunks_exact(image)) {
-            match layout {
+            let bad = match layout {
                 Layout::Nchw => chw_to_rgb_cropped(chunk, pw, ph, w, h, scale, &mut f.rgb),
                 Layout::Nhwc => hwc_to_rgb_cropped(chunk, pw, ph, w, h, scale, &mut f.rgb),
+            };
+            if bad > 0 {
+                if bad == 3 * w * h {
+                    return Err(Error::Runtime(format!(
+                        "model {:?}: gave NaN or infinite values for every pixel of frame {}; the network is broken for this input",
+                        self.path, f.index
+                    )));
+                }
+                self.non_finite.record(f.index, bad);
             }
         }
         Ok(())
@@ -751,6 +790,17 @@ impl Stylizer for FeedForward {
             return Ok(());
         }
         self.run(frames)
+    }
+
+    fn warnings(&mut self) -> Vec<String> {
+        let n = std::mem::take(&mut self.non_finite);
+        match n.first_frame {
+            None => Vec::new(),
+            Some(first) => vec![format!(
+                "model {:?} gave {} NaN or infinite value(s) in {} frame(s), from frame {first} on; they are drawn black or white",
+                self.path, n.values, n.frames
+            )],
+        }
     }
 }
 

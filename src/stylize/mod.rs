@@ -33,6 +33,12 @@ pub trait Stylizer: Send {
     /// Called before the first frame of each new input file (optimisation mode drops its warm start).
     fn reset(&mut self) {}
 
+    /// What went wrong but not fatally since the last call (a network's NaN output, …), one
+    /// line each; the pipeline collects them once per file.
+    fn warnings(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// True when the result owes nothing to the input's pixels (texture synthesis), so the output
     /// is written at the processing size rather than scaled back to the input's.
     fn output_at_processing_size(&self) -> bool {

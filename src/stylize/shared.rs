@@ -51,6 +51,10 @@ impl Stylizer for SharedStylizer {
     fn reset(&mut self) {
         self.lock().reset();
     }
+
+    fn warnings(&mut self) -> Vec<String> {
+        self.lock().warnings()
+    }
 }
 
 #[cfg(test)]

@@ -117,6 +117,17 @@ def main():
     save("invert_nhwc.onnx", [helper.make_node("Sub", ["c255", "input"], ["output"])],
          [vi("input", nhwc)], [vi("output", nhwc)], [const("c255", 255.0)])
     multi_style_fixtures()
+    # Broken networks: NaN everywhere (log of a negative number), and NaN where x < 100 only.
+    save("nan_all.onnx", [helper.make_node("Sub", ["input", "c300"], ["d"]),
+                          helper.make_node("Log", ["d"], ["output"])],
+         [vi("input", DYN)], [vi("output", DYN)], [const("c300", 300.0)])
+    save("nan_some.onnx", [helper.make_node("Sub", ["input", "c100"], ["d"]),
+                           helper.make_node("Sqrt", ["d"], ["output"])],
+         [vi("input", DYN)], [vi("output", DYN)], [const("c100", 100.0)])
+    # A spatial size of 0: no picture fits.
+    zero = [1, 3, 0, 0]
+    save("zero_size.onnx", [helper.make_node("Identity", ["input"], ["output"])],
+         [vi("input", zero)], [vi("output", zero)])
     # Contract violation: two image inputs.
     save("bad_two_inputs.onnx", [helper.make_node("Add", ["input", "input2"], ["output"])],
          [vi("input", DYN), vi("input2", DYN)], [vi("output", DYN)])

@@ -237,3 +237,15 @@ pub fn assert_success(out: &Output) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The temporary output (`STEM.partial-HOST-PID.EXT`) of a run in `dir`, if there is one.
+pub fn partial_in(dir: &Path, stem: &str) -> Option<PathBuf> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{stem}.partial")))
+        })
+}

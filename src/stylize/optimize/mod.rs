@@ -444,7 +444,7 @@ impl Stylizer for Optimize {
                 outcome.iterations,
                 outcome.evaluations
             );
-            chw_to_rgb_cropped(
+            let _ = chw_to_rgb_cropped(
                 &outcome.image,
                 w as usize,
                 h as usize,

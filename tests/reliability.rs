@@ -1,0 +1,663 @@
+//! What vstyle promises when things go wrong around it: a final name only ever holds a complete
+//! file (whatever runs beside it), what is reported matches what is on disk, diagnostics never
+//! abort the work, valid files are not refused, damaged ones are stylized with a warning, and
+//! every refusal is one clear line. Each test waits on observable state, never on a blind sleep.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::*;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vstyle"));
+    c.env_remove("ORT_DYLIB_PATH")
+        .env_remove("VSTYLE_LOG")
+        .env_remove("VSTYLE_SHARD")
+        .env_remove("JOB_COMPLETION_INDEX")
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .stdin(Stdio::null());
+    c
+}
+
+fn ffmpeg(args: &[&str]) {
+    let ok = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y"])
+        .args(args)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "ffmpeg {args:?}");
+}
+
+/// Frames an ffmpeg decode of `path` gives, or None when it does not decode cleanly to the end.
+fn decodes_completely(path: &Path) -> Option<usize> {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() || !err.trim().is_empty() {
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+fn no_partials(dir: &Path) {
+    let left: Vec<String> = walk(dir)
+        .into_iter()
+        .filter(|p| p.contains(".partial"))
+        .collect();
+    assert!(left.is_empty(), "temporary files left: {left:?}");
+}
+
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p.to_string_lossy().into_owned());
+        }
+    }
+    out.sort();
+    out
+}
+
+fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn folder_of_clips(dir: &Path, n: usize, frames: u32) {
+    std::fs::create_dir_all(dir).unwrap();
+    for i in 0..n {
+        make_clip(
+            &dir.join(format!("c{i}.mkv")),
+            &Clip {
+                frames,
+                width: 96,
+                height: 64,
+                ..Clip::default()
+            },
+        );
+    }
+}
+
+// 1. Two runs on the same outputs.
+#[test]
+fn two_batches_on_one_folder_leave_only_complete_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    folder_of_clips(&input, 4, 20);
+    let spawn = || {
+        bin()
+            .args(["in", "-m"])
+            .arg(model("small_conv.onnx"))
+            .args(["-o", "out/"])
+            .current_dir(dir.path())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    for (name, child) in [("first", a), ("second", b)] {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name} run: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for i in 0..4 {
+        let out = dir.path().join(format!("out/c{i}.mkv"));
+        assert_eq!(decodes_completely(&out), Some(20), "{}", out.display());
+    }
+    no_partials(dir.path());
+    // A third run trusts them: all done.
+    let out = bin()
+        .args(["in", "-m"])
+        .arg(model("small_conv.onnx"))
+        .args(["-o", "out/"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("skipping 4 file(s)"));
+}
+
+#[test]
+fn two_single_file_runs_to_one_output_leave_one_complete_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.mkv");
+    make_clip(
+        &input,
+        &Clip {
+            frames: 30,
+            ..Clip::default()
+        },
+    );
+    let out = dir.path().join("out.mp4");
+    let spawn = || {
+        bin()
+            .arg(&input)
+            .arg("-m")
+            .arg(model("small_conv.onnx"))
+            .arg("-o")
+            .arg(&out)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let runs: Vec<_> = [spawn(), spawn()]
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let ok = runs.iter().filter(|r| r.status.success()).count();
+    assert!(ok >= 1, "one run at least finishes");
+    for r in runs.iter().filter(|r| !r.status.success()) {
+        // The other either saw the file at the start, or finished second and left the first
+        // run's file as it was: never a corrupt file, never a silent replacement.
+        let e = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(1), "{e}");
+        assert!(
+            e.contains("already exists") || e.contains("another run finished"),
+            "{e}"
+        );
+    }
+    assert_eq!(decodes_completely(&out), Some(30));
+    no_partials(dir.path());
+}
+
+#[test]
+fn resume_redoes_an_output_that_is_not_a_complete_file() {
+    let dir = tempfile::tempdir().unwrap();
+    folder_of_clips(&dir.path().join("in"), 2, 5);
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    // What an older version's race left: an MP4-like file without its index, under the final name.
+    std::fs::write(
+        dir.path().join("out/c0.mkv"),
+        b"\x1a\x45\xdf\xa3 not really",
+    )
+    .unwrap();
+    let out = bin()
+        .args(["in", "-m"])
+        .arg(model("invert.onnx"))
+        .args(["-o", "out"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{e}");
+    assert!(e.contains("redoing 1 file(s)"), "{e}");
+    assert_eq!(decodes_completely(&dir.path().join("out/c0.mkv")), Some(5));
+}
+
+// 2. A closed stderr.
+#[test]
+fn a_closed_stderr_does_not_stop_the_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    folder_of_clips(&dir.path().join("in"), 3, 4);
+    let mut child = bin()
+        .args(["in", "-m"])
+        .arg(model("invert.onnx"))
+        .args(["-o", "out"])
+        .current_dir(dir.path())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take()); // the reader is gone: every write gets EPIPE
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    for i in 0..3 {
+        assert_eq!(
+            decodes_completely(&dir.path().join(format!("out/c{i}.mkv"))),
+            Some(4)
+        );
+    }
+}
+
+// 3. The report's path.
+#[test]
+fn the_report_goes_to_stdout_follows_symlinks_and_is_checked_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    folder_of_clips(&dir.path().join("in"), 2, 3);
+    let run = |args: &[&str]| {
+        bin()
+            .args(["in", "-m"])
+            .arg(model("invert.onnx"))
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["-o", "a", "--report", "-"]);
+    assert!(out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["summary"]["done"], 2);
+
+    // A symlink is followed: the file it points to gets the report, the link stays a link.
+    std::fs::create_dir(dir.path().join("reports")).unwrap();
+    std::os::unix::fs::symlink("reports/r.json", dir.path().join("link.json")).unwrap();
+    let out = run(&["-o", "b", "--report", "link.json"]);
+    assert!(out.status.success());
+    assert!(
+        std::fs::symlink_metadata(dir.path().join("link.json"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("reports/r.json")).unwrap()).unwrap();
+    assert_eq!(report["summary"]["done"], 2);
+
+    // A FIFO is written into, not replaced by a regular file.
+    let fifo = dir.path().join("fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let out = run(&["-o", "c", "--report", "fifo"]);
+    assert!(out.status.success());
+    assert!(reader.join().unwrap().contains("\"done\": 2"));
+    assert!(!std::fs::metadata(&fifo).unwrap().is_file(), "still a FIFO");
+
+    // An unwritable place is found before any work: exit 2, nothing stylized.
+    let out = run(&["-o", "d", "--report", "no/such/folder/r.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--report"));
+    assert!(!dir.path().join("d").exists(), "no work was done");
+}
+
+// 4. The truncation policy.
+#[test]
+fn valid_files_are_stylized_and_cut_ones_warned_about_with_the_report_saying_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |n: &str| dir.path().join("in").join(n).to_string_lossy().into_owned();
+    std::fs::create_dir(dir.path().join("in")).unwrap();
+    let src = dir.path().join("src.mp4");
+    let src = src.to_str().unwrap();
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=160x120:r=15:d=2",
+        "-c:v",
+        "libx264",
+        "-g",
+        "10",
+        src,
+    ]);
+    // A stream-copy cut: an edit list makes the container list more frames than play.
+    ffmpeg(&["-ss", "0.5", "-i", src, "-c", "copy", &d("cut.mp4")]);
+    // An AVI with dropped (null) frames.
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=160x120:r=15:d=2",
+        "-vf",
+        "select='not(mod(n\\,3))'",
+        "-fps_mode",
+        "vfr",
+        "-c:v",
+        "mpeg4",
+        &d("vfr.avi"),
+    ]);
+    // A Matroska file cut in half: it says 2 s, its frames end at about 1.
+    let whole = dir.path().join("whole.mkv");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=160x120:r=15:d=2",
+        "-c:v",
+        "libx264",
+        whole.to_str().unwrap(),
+    ]);
+    let bytes = std::fs::read(&whole).unwrap();
+    std::fs::write(d("half.mkv"), &bytes[..bytes.len() / 2]).unwrap();
+
+    let out = bin()
+        .args(["in", "-m"])
+        .arg(model("invert.onnx"))
+        .args(["-o", "out", "--report", "r.json"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{e}");
+    assert!(!e.contains("truncated"), "{e}");
+    let played = |f: &str| decodes_completely(&dir.path().join("in").join(f));
+    let made = |f: &str| decodes_completely(&dir.path().join("out").join(f));
+    for f in ["cut.mp4", "vfr.avi"] {
+        assert_eq!(made(f), played(f), "{f}: every frame that plays");
+        assert!(
+            !e.contains(&format!("warning: in/{f}")),
+            "no warning for {f}: {e}"
+        );
+    }
+    assert!(made("half.mkv").is_some_and(|n| n > 0 && n < 30));
+    assert!(
+        e.contains("warning: in/half.mkv") && e.contains("cut short"),
+        "{e}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("r.json")).unwrap()).unwrap();
+    let half = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["input"] == "in/half.mkv")
+        .unwrap();
+    assert_eq!(half["status"], "done");
+    assert!(half["warnings"][0].as_str().unwrap().contains("cut short"));
+}
+
+// 5. Non-finite network output.
+#[test]
+fn nan_output_is_refused_or_counted_never_silent() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.mkv");
+    make_clip(&input, &Clip::default());
+    let out = dir.path().join("out.mkv");
+    let r = vstyle!(input, "-m", model("nan_all.onnx"), "-o", out);
+    let e = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(2), "{e}");
+    assert!(e.contains("nan_all.onnx") && e.contains("NaN"), "{e}");
+    assert!(!out.exists());
+    let r = vstyle!(input, "-m", model("nan_some.onnx"), "-o", out);
+    let e = String::from_utf8_lossy(&r.stderr);
+    assert!(r.status.success(), "{e}");
+    assert!(
+        e.contains("warning: ") && e.contains("NaN or infinite value(s) in 10 frame(s)"),
+        "{e}"
+    );
+}
+
+// 6. What is reported matches what is on disk, whenever the interruption comes.
+#[test]
+fn after_ctrl_c_the_exit_code_matches_what_is_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.mkv");
+    make_clip(
+        &input,
+        &Clip {
+            frames: 12,
+            ..Clip::default()
+        },
+    );
+    let out = dir.path().join("out.mp4");
+    let mut outcomes = (0, 0);
+    for step in 0..16u64 {
+        let _ = std::fs::remove_file(&out);
+        let child = bin()
+            .arg(&input)
+            .arg("-m")
+            .arg(model("small_conv.onnx"))
+            .arg("-o")
+            .arg(&out)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Once the run is under way (its temporary file exists, so the handler is installed),
+        // the signal comes at a different point of the run each time, up to past its end.
+        wait_for("the temporary output", Duration::from_secs(30), || {
+            partial_in(dir.path(), "out").is_some() || out.exists()
+        });
+        std::thread::sleep(Duration::from_millis(step * 8));
+        let _ = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+        let r = child.wait_with_output().unwrap();
+        let e = String::from_utf8_lossy(&r.stderr);
+        match r.status.code() {
+            Some(0) => {
+                outcomes.0 += 1;
+                assert_eq!(
+                    decodes_completely(&out),
+                    Some(12),
+                    "exit 0 means complete: {e}"
+                );
+            }
+            Some(130) => {
+                outcomes.1 += 1;
+                assert!(!out.exists(), "exit 130 means no output: {e}");
+            }
+            other => panic!("exit {other:?}: {e}"),
+        }
+        no_partials(dir.path());
+    }
+    assert_eq!(outcomes.0 + outcomes.1, 16, "{outcomes:?}");
+}
+
+// 7. An output folder that is the input folder under another name.
+#[test]
+fn an_output_folder_that_is_the_input_folder_through_a_symlink_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    folder_of_clips(&dir.path().join("in"), 2, 3);
+    std::os::unix::fs::symlink("in", dir.path().join("in_link")).unwrap();
+    for out in ["in_link/", "in/../in/"] {
+        let r = bin()
+            .args(["in", "-m"])
+            .arg(model("invert.onnx"))
+            .args(["-o", out, "--suffix", ""])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let e = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(2), "{out}: {e}");
+        assert!(e.contains("written over itself"), "{e}");
+    }
+    assert_eq!(files_in(&dir.path().join("in")), ["c0.mkv", "c1.mkv"]);
+}
+
+// 8. Two Ctrl-C.
+#[test]
+fn a_second_ctrl_c_quits_quietly_and_removes_the_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("long.mkv");
+    make_clip(
+        &input,
+        &Clip {
+            width: 160,
+            height: 120,
+            frames: 300,
+            ..Clip::default()
+        },
+    );
+    let mut child: Child = bin()
+        .arg(&input)
+        .arg("-m")
+        .arg(model("transformer_net.onnx"))
+        .arg("-o")
+        .arg(dir.path().join("out.mp4"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line.clone());
+            all.push(line);
+        }
+        all
+    });
+    wait_for("the temporary output", Duration::from_secs(60), || {
+        partial_in(dir.path(), "out").is_some()
+    });
+    let signal = || {
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+    };
+    signal();
+    // The first press is acknowledged before the second comes.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("the interruption is acknowledged");
+        if line.contains("Ctrl-C again") {
+            break;
+        }
+    }
+    signal();
+    let status = child.wait().unwrap();
+    let lines = reader.join().unwrap();
+    assert_eq!(status.code(), Some(130), "{lines:?}");
+    let last = lines.iter().rev().find(|l| !l.trim().is_empty()).unwrap();
+    assert!(
+        last.contains("interrupted again"),
+        "ours is the last word: {lines:?}"
+    );
+    assert_eq!(
+        files_in(dir.path()),
+        ["long.mkv"],
+        "no output, no temporary file"
+    );
+}
+
+// 9. Damaged but decodable input.
+#[test]
+fn corrupt_but_decodable_input_is_stylized_with_a_count_of_the_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=320x240:r=25:d=2",
+        "-c:v",
+        "libx264",
+        "-g",
+        "25",
+        "-movflags",
+        "+faststart",
+        clean.to_str().unwrap(),
+    ]);
+    let mut bytes = std::fs::read(&clean).unwrap();
+    let mdat = bytes.windows(4).position(|w| w == b"mdat").unwrap() + 100;
+    // A few hundred seeded bit flips in the coded pictures.
+    let mut s = 0x9E37_79B9_7F4A_7C15u64;
+    for _ in 0..300 {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        let at = mdat + (s as usize) % (bytes.len() - mdat);
+        bytes[at] ^= 1 << (s >> 60 & 7);
+    }
+    let flipped = dir.path().join("flipped.mp4");
+    std::fs::write(&flipped, &bytes).unwrap();
+    let out = dir.path().join("out.mp4");
+    let r = vstyle!(flipped, "-m", model("invert.onnx"), "-o", out);
+    let e = String::from_utf8_lossy(&r.stderr);
+    assert!(r.status.success(), "{e}");
+    assert!(
+        e.contains("warning: ")
+            && (e.contains("could not be decoded") || e.contains("decoded with errors")),
+        "{e}"
+    );
+    assert!(decodes_completely(&out).is_some_and(|n| n > 0));
+}
+
+// 10. Messages.
+#[test]
+fn every_refusal_is_one_line_in_plain_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("clip.mkv");
+    make_clip(&clip, &Clip::default());
+    let out = dir.path().join("out.mp4");
+    let one_line = |r: &std::process::Output, code: i32, words: &[&str]| {
+        let e = String::from_utf8_lossy(&r.stderr).into_owned();
+        assert_eq!(r.status.code(), Some(code), "{e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+        for w in words {
+            assert!(e.contains(w), "{w:?} in {e}");
+        }
+        assert!(!out.exists());
+    };
+    let inv = model("invert.onnx");
+    one_line(
+        &vstyle!("-", "-m", inv, "-o", out),
+        1,
+        &["\"-\"", "no such file"],
+    );
+    let fifo = dir.path().join("pipe.mp4");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    one_line(
+        &vstyle!(fifo, "-m", inv, "-o", out),
+        1,
+        &["pipe.mp4", "not a regular file"],
+    );
+    one_line(
+        &vstyle!(clip, "-m", dir.path(), "-o", out),
+        2,
+        &["is a folder"],
+    );
+    one_line(
+        &vstyle!(clip, "-m", clip, "-o", out),
+        2,
+        &["clip.mkv", "not an ONNX model"],
+    );
+    one_line(
+        &vstyle!(clip, "-m", model("zero_size.onnx"), "-o", out),
+        2,
+        &["zero_size.onnx", "size 0"],
+    );
+    one_line(
+        &vstyle!(clip, "-m", inv, "-o", out, "--pix-fmt", "yuv999p"),
+        2,
+        &["--pix-fmt", "yuv999p"],
+    );
+
+    // An empty shard is not an error.
+    std::fs::create_dir(dir.path().join("in")).unwrap();
+    std::fs::copy(&clip, dir.path().join("in/a.mkv")).unwrap();
+    let r = bin()
+        .args(["in", "-m"])
+        .arg(&inv)
+        .args(["-o", "o", "--shard", "3/4"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(0), "{e}");
+    assert!(
+        e.contains("shard 3/4 is empty (the batch has 1 file(s))"),
+        "{e}"
+    );
+}
