@@ -37,7 +37,17 @@ fn conversions(c: &mut Criterion) {
         g.bench_function(
             BenchmarkId::new("chw_to_rgb_cropped", format!("{w}x{h}")),
             |b| {
-                b.iter(|| chw_to_rgb_cropped(black_box(&chw), pw, ph, w, h, 1.0, &mut back));
+                b.iter(|| {
+                    black_box(chw_to_rgb_cropped(
+                        black_box(&chw),
+                        pw,
+                        ph,
+                        w,
+                        h,
+                        1.0,
+                        &mut back,
+                    ))
+                });
             },
         );
         let original = frame(w, h, 9);
