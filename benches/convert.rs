@@ -3,9 +3,11 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
+use vstyle::frame::Frame;
 use vstyle::frame::{chw_to_rgb_cropped, rgb_to_chw_padded, round_up};
 use vstyle::pipeline::reorder::ReorderBuffer;
 use vstyle::stylize::Adjust;
+use vstyle::temporal::{MotionEstimator, TemporalBlend};
 
 fn frame(w: usize, h: usize, seed: u64) -> Vec<u8> {
     let mut s = seed | 1;
@@ -88,5 +90,50 @@ fn reorder(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, conversions, reorder);
+/// `--temporal`'s per-frame work at 640x360: the motion back to the previous frame (decode
+/// stage) and the warp and blend of the previous output (encode stage), on two frames of a
+/// smooth texture 4 px apart.
+fn temporal(c: &mut Criterion) {
+    let (w, h) = (640usize, 360usize);
+    let texture = |dx: f32| -> Vec<u8> {
+        let mut v = Vec::with_capacity(w * h * 3);
+        for y in 0..h {
+            for x in 0..w {
+                let fx = x as f32 - dx;
+                let a = 128.0 + 60.0 * (fx * 0.05).sin() * (y as f32 * 0.04).cos();
+                v.extend_from_slice(&[a as u8, (255.0 - a) as u8, (y % 256) as u8]);
+            }
+        }
+        v
+    };
+    let (a, b) = (texture(0.0), texture(4.0));
+    let mut g = c.benchmark_group("temporal");
+    g.sample_size(20);
+    g.bench_function("motion_640x360", |bench| {
+        bench.iter(|| {
+            let mut est = MotionEstimator::default();
+            est.next(black_box(&a), w, h);
+            black_box(est.next(black_box(&b), w, h))
+        });
+    });
+    let mut est = MotionEstimator::default();
+    est.next(&a, w, h);
+    let motion = est.next(&b, w, h).expect("motion between the frames");
+    let mut blend = TemporalBlend::new(0.5);
+    let mut first = Frame::blank(0, w as u32, h as u32);
+    first.rgb.copy_from_slice(&a);
+    blend.apply(&mut first);
+    g.bench_function("warp_blend_640x360", |bench| {
+        bench.iter(|| {
+            let mut f = Frame::blank(1, w as u32, h as u32);
+            f.rgb.copy_from_slice(&b);
+            f.motion = Some(Box::new(motion.clone()));
+            blend.apply(black_box(&mut f));
+            black_box(f.rgb[0])
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(benches, conversions, reorder, temporal);
 criterion_main!(benches);

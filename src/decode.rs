@@ -116,6 +116,8 @@ pub struct Source {
     pub info: VideoInfo,
     /// Upright size of the frames handed on (the processing size).
     out_size: (u32, u32),
+    /// Measures each frame's motion back to the previous one (`--temporal`).
+    motion: Option<crate::temporal::MotionEstimator>,
 }
 
 impl Source {
@@ -202,7 +204,14 @@ impl Source {
             video_stream,
             info,
             out_size,
+            motion: None,
         })
+    }
+
+    /// Attaches to each frame the motion from it back to the previous frame (`--temporal`);
+    /// measured here, in the decode thread, while the network works on earlier frames.
+    pub fn measure_motion(&mut self, on: bool) {
+        self.motion = on.then(crate::temporal::MotionEstimator::default);
     }
 
     pub fn path(&self) -> &Path {
@@ -332,6 +341,11 @@ impl Source {
                         let mut f = conv.convert(&decoded, next_index)?;
                         f.pts = Some(pts);
                         f.duration = duration;
+                        if let Some(est) = &mut self.motion {
+                            f.motion = est
+                                .next(&f.rgb, f.width as usize, f.height as usize)
+                                .map(Box::new);
+                        }
                         let t0 = std::time::Instant::now();
                         before_frame()?;
                         frames.send(f).map_err(|_| Error::Disconnected)?;
@@ -563,6 +577,7 @@ impl Converter {
             width: uw as u32,
             height: uh as u32,
             rgb,
+            motion: None,
         })
     }
 }

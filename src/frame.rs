@@ -17,6 +17,8 @@ pub struct Frame {
     pub height: u32,
     /// Packed RGB24, `width * height * 3` bytes.
     pub rgb: Vec<u8>,
+    /// The motion from this frame's input back to the previous frame's (with `--temporal`).
+    pub motion: Option<Box<crate::temporal::Motion>>,
 }
 
 impl Frame {
@@ -29,6 +31,7 @@ impl Frame {
             width,
             height,
             rgb: vec![0; width as usize * height as usize * 3],
+            motion: None,
         }
     }
 }

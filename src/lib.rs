@@ -11,6 +11,8 @@
 //! - [`decode`] reads any container/codec the system FFmpeg reads and hands out upright RGB frames.
 //! - [`stylize`] holds the [`stylize::Stylizer`] seam: a feed-forward network
 //!   ([`stylize::feedforward`]) or, for styles without a trained network, per-frame optimisation.
+//! - [`temporal`] (`--temporal`) measures each input frame's motion in the decode stage and,
+//!   after the frames are back in order, blends each output with the previous one moved by it.
 //! - [`encode`] puts frames back in order into the output container, next to the copied streams,
 //!   under a temporary name that becomes the final one only when the file is complete.
 //! - [`pipeline`] runs those stages for one file; [`batch`] turns inputs and folders into a sorted,
@@ -29,6 +31,7 @@ pub mod preview;
 pub mod progress;
 pub mod runtime;
 pub mod stylize;
+pub mod temporal;
 
 pub use error::{Error, Result};
 

@@ -46,6 +46,7 @@ fn run_with(
         sink,
         &mut workers,
         &PipelineOptions {
+            temporal: None,
             adjust: Adjust::default(),
             limit: None,
             cancel: &cancel,
@@ -121,6 +122,7 @@ fn cancelling_leaves_no_output() {
         sink,
         &mut workers,
         &PipelineOptions {
+            temporal: None,
             adjust: Adjust::default(),
             limit: None,
             cancel: &cancel,

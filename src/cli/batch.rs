@@ -335,7 +335,7 @@ fn run_jobs(
                 .collect();
         }
     };
-    let adjust = super::adjust(args);
+    let frames = super::frame_options(args);
     let show_bars = !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let terminal = show_bars.then(|| TerminalProgress::new(jobs.len()));
     let progress: &dyn Progress = match &terminal {
@@ -369,15 +369,7 @@ fn run_jobs(
                             ..encode.clone()
                         };
                         let result = prepare(job).and_then(|()| {
-                            stylize_file(
-                                job,
-                                &mut stylizers,
-                                &encode,
-                                adjust,
-                                args.limit,
-                                cancel,
-                                progress,
-                            )
+                            stylize_file(job, &mut stylizers, &encode, &frames, cancel, progress)
                         });
                         let outcome = match result {
                             Ok(stats) => {

@@ -139,6 +139,12 @@ pub struct Args {
     #[arg(long, help_heading = "Style")]
     pub preserve_colors: bool,
 
+    /// Keep the painted texture on the moving objects: blend each frame with the previous
+    /// output moved by the input's motion, where the input shows the same surface
+    /// (strength 0..1 [default: 0.5 when given without a value]).
+    #[arg(long, value_name = "0..1", num_args = 0..=1, default_missing_value = "0.5", value_parser = parse_unit, help_heading = "Style")]
+    pub temporal: Option<f32>,
+
     /// Bound the processing resolution's longer side (the output keeps the input's size).
     #[arg(long, value_name = "PIXELS", value_parser = clap::value_parser!(u32).range(16..), help_heading = "Style")]
     pub max_side: Option<u32>,
@@ -498,22 +504,14 @@ pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
         }
     };
     let encode = encode_options(args)?;
-    let adjust = adjust(args);
+    let frames = frame_options(args);
     let show_bars = !args.quiet && std::io::stderr().is_terminal();
     let terminal = show_bars.then(|| TerminalProgress::new(1));
     let progress: &dyn Progress = match &terminal {
         Some(t) => t,
         None => &NoProgress,
     };
-    let stats = stylize_file(
-        &job,
-        &mut stylizers,
-        &encode,
-        adjust,
-        args.limit,
-        cancel,
-        progress,
-    )?;
+    let stats = stylize_file(&job, &mut stylizers, &encode, &frames, cancel, progress)?;
     for w in &stats.warnings {
         // Warnings show even with -q: they say the output may not be what was expected.
         say!("warning: {}: {w}", job.input.display());
@@ -722,10 +720,15 @@ fn suffixed(path: &Path, suffix: &str, ext: &str) -> PathBuf {
     path.with_file_name(format!("{stem}{suffix}.{ext}"))
 }
 
-fn adjust(args: &Args) -> Adjust {
-    Adjust {
-        strength: args.strength,
-        preserve_colors: args.preserve_colors,
+/// What happens to the frames: the post-processing, the frame limit, the temporal blend.
+fn frame_options(args: &Args) -> pipeline::FrameOptions {
+    pipeline::FrameOptions {
+        adjust: Adjust {
+            strength: args.strength,
+            preserve_colors: args.preserve_colors,
+        },
+        limit: args.limit,
+        temporal: args.temporal,
     }
 }
 
@@ -758,8 +761,7 @@ pub fn stylize_file(
     job: &Job,
     stylizers: &mut [Box<dyn Stylizer>],
     encode: &EncodeOptions,
-    adjust: Adjust,
-    limit: Option<u64>,
+    frames: &pipeline::FrameOptions,
     cancel: &AtomicBool,
     progress: &dyn Progress,
 ) -> Result<pipeline::FileStats> {
@@ -776,7 +778,7 @@ pub fn stylize_file(
         let limit = if is_image_path(&job.output) {
             Some(1)
         } else {
-            limit
+            frames.limit
         };
         let mut info = source.info.clone();
         if stylizers[0].output_at_processing_size() {
@@ -791,10 +793,11 @@ pub fn stylize_file(
             sink,
             stylizers,
             &PipelineOptions {
-                adjust,
+                adjust: frames.adjust,
                 limit,
                 cancel,
                 progress,
+                temporal: frames.temporal,
             },
         )
     })();

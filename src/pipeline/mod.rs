@@ -72,6 +72,16 @@ pub struct FileStats {
     pub warnings: Vec<String>,
 }
 
+/// What happens to the frames of a file, besides the stylizer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FrameOptions {
+    pub adjust: Adjust,
+    /// Stylize only the first N frames.
+    pub limit: Option<u64>,
+    /// `--temporal` strength.
+    pub temporal: Option<f32>,
+}
+
 /// The run-wide settings of the pipeline.
 pub struct PipelineOptions<'a> {
     pub adjust: Adjust,
@@ -79,6 +89,9 @@ pub struct PipelineOptions<'a> {
     /// Set by the user (Ctrl-C): stop reading, drain, and give up the output.
     pub cancel: &'a AtomicBool,
     pub progress: &'a dyn Progress,
+    /// `--temporal`: blend each output with the previous one moved by the input's motion,
+    /// with this strength.
+    pub temporal: Option<f32>,
 }
 
 /// Keeps the first root-cause error of the run.
@@ -108,7 +121,7 @@ impl FirstError {
 /// The first root-cause error of any stage; `Cancelled` when the user interrupted. On any error
 /// the sink is dropped, which removes its temporary file.
 pub fn run(
-    source: Source,
+    mut source: Source,
     sink: Sink,
     stylizers: &mut [Box<dyn Stylizer>],
     opts: &PipelineOptions<'_>,
@@ -126,6 +139,7 @@ pub fn run(
     let (packet_tx, packet_rx) = bounded::<CopiedPacket>(PACKET_QUEUE);
     let (permit_tx, permit_rx) = bounded::<()>(frames_in_flight);
     let copy_streams = sink.copied_streams();
+    source.measure_motion(opts.temporal.is_some());
     opts.progress.event(Event::FileStarted {
         input: &input,
         frames: source.info.frames,
@@ -317,6 +331,9 @@ fn encode_stage(
     let r = (|| {
         let mut reorder = ReorderBuffer::new();
         let mut conv = EncodeConverter::default();
+        // After the reorder buffer: the blend needs the previous frame's output, whichever
+        // worker finished first.
+        let mut temporal = opts.temporal.map(crate::temporal::TemporalBlend::new);
         let never_frames = never();
         let never_packets = never();
         let (mut frames_rx, mut packets_rx) = (done, packets);
@@ -327,7 +344,10 @@ fn encode_stage(
                 recv(frames_rx) -> msg => match msg {
                     Ok(frame) => {
                         let t0 = Instant::now();
-                        for f in reorder.push(frame.index, frame) {
+                        for mut f in reorder.push(frame.index, frame) {
+                            if let Some(t) = &mut temporal {
+                                t.apply(&mut f);
+                            }
                             sink.write_frame(&mut conv, &f)?;
                             // Give the decoder back its permit only once the frame has left.
                             let _ = permits.try_recv();

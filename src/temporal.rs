@@ -1,0 +1,698 @@
+//! Stability in motion (`--temporal`): painted strokes that stay on the objects instead of
+//! re-forming every frame.
+//!
+//! Each output frame is blended with the previous *output*, moved by the motion between the two
+//! *input* frames, wherever the input shows the pixel is the same surface:
+//!
+//! 1. [`MotionEstimator`] (in the decode stage, which has time to spare while the network works)
+//!    measures the dense motion from frame t back to frame t−1 with a small dense inverse search
+//!    (after Kroeger et al. 2016, "Fast Optical Flow using Dense Inverse Search": patches moved
+//!    by inverse-compositional Gauss–Newton steps, coarse to fine, then averaged into a dense
+//!    field), at half the processing size; and a visibility weight per pixel from how well the
+//!    moved previous input matches the current one (Lai et al. 2018's mask,
+//!    `exp(−50·‖I_t − warp(I_{t−1})‖²)`, colours 0..1). A frame that matches little of the
+//!    previous one is a scene cut: no motion, the blend starts afresh.
+//! 2. [`TemporalBlend`] (in the encode stage, after the frames are back in order) warps the
+//!    previous output to the current frame with Catmull–Rom interpolation — sharper than
+//!    bilinear, whose blur would accumulate from frame to frame and wash out the strokes — and
+//!    mixes it in with weight `strength × visibility`.
+
+use crate::frame::Frame;
+
+/// The flow is measured at this fraction of the processing size.
+const FLOW_SCALE: usize = 2;
+/// Patch side and step of the inverse search (pixels of the level being searched).
+const PATCH: usize = 8;
+const STRIDE: usize = 4;
+/// Gauss–Newton steps per patch per level.
+const ITERATIONS: usize = 8;
+/// Coarsest level's shorter side is at least this many pixels.
+const COARSEST: usize = 12;
+/// Lai et al.'s visibility: `exp(−VISIBILITY_K · ‖ΔRGB‖²)` with colours in 0..1.
+const VISIBILITY_K: f32 = 50.0;
+/// Below this mean visibility, frame t shows (mostly) something else than frame t−1.
+const SCENE_CUT: f32 = 0.3;
+
+/// A grey picture, values 0..255.
+#[derive(Debug, Clone, PartialEq)]
+struct Grey {
+    w: usize,
+    h: usize,
+    px: Vec<f32>,
+}
+
+impl Grey {
+    /// Full-range BT.601 luma of packed RGB24, box-filtered down by `factor`.
+    fn from_rgb(rgb: &[u8], width: usize, height: usize, factor: usize) -> Self {
+        let (w, h) = ((width / factor).max(1), (height / factor).max(1));
+        let mut px = vec![0.0; w * h];
+        let norm = 1.0 / (factor * factor) as f32;
+        for (y, row) in px.chunks_exact_mut(w).enumerate() {
+            for (x, out) in row.iter_mut().enumerate() {
+                let mut sum = 0.0;
+                for dy in 0..factor {
+                    let sy = (y * factor + dy).min(height - 1);
+                    let line = &rgb[sy * width * 3..][..width * 3];
+                    for dx in 0..factor {
+                        let sx = (x * factor + dx).min(width - 1);
+                        let p = &line[sx * 3..sx * 3 + 3];
+                        sum += 0.299 * f32::from(p[0])
+                            + 0.587 * f32::from(p[1])
+                            + 0.114 * f32::from(p[2]);
+                    }
+                }
+                *out = sum * norm;
+            }
+        }
+        Self { w, h, px }
+    }
+
+    fn half(&self) -> Self {
+        let (w, h) = ((self.w / 2).max(1), (self.h / 2).max(1));
+        let mut px = vec![0.0; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let (x0, y0) = ((2 * x).min(self.w - 1), (2 * y).min(self.h - 1));
+                let (x1, y1) = ((2 * x + 1).min(self.w - 1), (2 * y + 1).min(self.h - 1));
+                px[y * w + x] =
+                    0.25 * (self.at(x0, y0) + self.at(x1, y0) + self.at(x0, y1) + self.at(x1, y1));
+            }
+        }
+        Self { w, h, px }
+    }
+
+    #[inline]
+    fn at(&self, x: usize, y: usize) -> f32 {
+        self.px[y * self.w + x]
+    }
+
+    /// Bilinear sample at `(x, y)`, clamped to the picture.
+    #[inline]
+    fn sample(&self, x: f32, y: f32) -> f32 {
+        let x = x.clamp(0.0, (self.w - 1) as f32);
+        let y = y.clamp(0.0, (self.h - 1) as f32);
+        let (x0, y0) = (x as usize, y as usize);
+        let (x1, y1) = ((x0 + 1).min(self.w - 1), (y0 + 1).min(self.h - 1));
+        let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+        let top = self.at(x0, y0) * (1.0 - fx) + self.at(x1, y0) * fx;
+        let bottom = self.at(x0, y1) * (1.0 - fx) + self.at(x1, y1) * fx;
+        top * (1.0 - fy) + bottom * fy
+    }
+
+    /// Central-difference gradients.
+    fn gradients(&self) -> (Vec<f32>, Vec<f32>) {
+        let mut gx = vec![0.0; self.px.len()];
+        let mut gy = vec![0.0; self.px.len()];
+        for y in 0..self.h {
+            for x in 0..self.w {
+                let (xl, xr) = (x.saturating_sub(1), (x + 1).min(self.w - 1));
+                let (yu, yd) = (y.saturating_sub(1), (y + 1).min(self.h - 1));
+                gx[y * self.w + x] = (self.at(xr, y) - self.at(xl, y)) / (xr - xl).max(1) as f32;
+                gy[y * self.w + x] = (self.at(x, yd) - self.at(x, yu)) / (yd - yu).max(1) as f32;
+            }
+        }
+        (gx, gy)
+    }
+}
+
+/// A dense displacement field: pixel `(x, y)` of frame t shows what was at
+/// `(x + u, y + v)` in frame t−1 (pixels of this field's resolution).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flow {
+    pub w: usize,
+    pub h: usize,
+    pub u: Vec<f32>,
+    pub v: Vec<f32>,
+}
+
+impl Flow {
+    fn zero(w: usize, h: usize) -> Self {
+        Self {
+            w,
+            h,
+            u: vec![0.0; w * h],
+            v: vec![0.0; w * h],
+        }
+    }
+
+    /// The field at another resolution, displacements scaled with it (bilinear).
+    fn resized(&self, w: usize, h: usize) -> Self {
+        let (sx, sy) = (self.w as f32 / w as f32, self.h as f32 / h as f32);
+        let mut out = Self::zero(w, h);
+        let gu = Grey {
+            w: self.w,
+            h: self.h,
+            px: self.u.clone(),
+        };
+        let gv = Grey {
+            w: self.w,
+            h: self.h,
+            px: self.v.clone(),
+        };
+        for y in 0..h {
+            for x in 0..w {
+                let (fx, fy) = ((x as f32 + 0.5) * sx - 0.5, (y as f32 + 0.5) * sy - 0.5);
+                out.u[y * w + x] = gu.sample(fx, fy) / sx;
+                out.v[y * w + x] = gv.sample(fx, fy) / sy;
+            }
+        }
+        out
+    }
+
+    /// The displacement and the value of `extra` (a field of the same size) at `(x, y)`,
+    /// bilinear, sharing the weights.
+    #[inline]
+    fn sample3(&self, extra: &[f32], x: f32, y: f32) -> (f32, f32, f32) {
+        let x = x.clamp(0.0, (self.w - 1) as f32);
+        let y = y.clamp(0.0, (self.h - 1) as f32);
+        let (x0, y0) = (x as usize, y as usize);
+        let (x1, y1) = ((x0 + 1).min(self.w - 1), (y0 + 1).min(self.h - 1));
+        let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+        let (k00, k01, k10, k11) = (
+            y0 * self.w + x0,
+            y0 * self.w + x1,
+            y1 * self.w + x0,
+            y1 * self.w + x1,
+        );
+        let (w00, w01, w10, w11) = (
+            (1.0 - fx) * (1.0 - fy),
+            fx * (1.0 - fy),
+            (1.0 - fx) * fy,
+            fx * fy,
+        );
+        let lerp = |f: &[f32]| f[k00] * w00 + f[k01] * w01 + f[k10] * w10 + f[k11] * w11;
+        (lerp(&self.u), lerp(&self.v), lerp(extra))
+    }
+
+    /// The displacement at `(x, y)` (bilinear).
+    pub fn at(&self, x: f32, y: f32) -> (f32, f32) {
+        let sample = |f: &[f32]| {
+            let x = x.clamp(0.0, (self.w - 1) as f32);
+            let y = y.clamp(0.0, (self.h - 1) as f32);
+            let (x0, y0) = (x as usize, y as usize);
+            let (x1, y1) = ((x0 + 1).min(self.w - 1), (y0 + 1).min(self.h - 1));
+            let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+            let at = |x: usize, y: usize| f[y * self.w + x];
+            (at(x0, y0) * (1.0 - fx) + at(x1, y0) * fx) * (1.0 - fy)
+                + (at(x0, y1) * (1.0 - fx) + at(x1, y1) * fx) * fy
+        };
+        (sample(&self.u), sample(&self.v))
+    }
+}
+
+/// Refines `init` (at `cur`'s resolution) by inverse search of patches of `cur` in `prev`, and
+/// densifies the patch displacements into a field.
+fn inverse_search(cur: &Grey, prev: &Grey, init: &Flow) -> Flow {
+    let (w, h) = (cur.w, cur.h);
+    if w < PATCH || h < PATCH {
+        return init.clone();
+    }
+    let (gx, gy) = cur.gradients();
+    let xs: Vec<usize> = grid(w);
+    let ys: Vec<usize> = grid(h);
+    let mut acc_u = vec![0.0f32; w * h];
+    let mut acc_v = vec![0.0f32; w * h];
+    let mut acc_w = vec![0.0f32; w * h];
+    let n = (PATCH * PATCH) as f32;
+    let mut tmpl = [0.0f32; PATCH * PATCH];
+    let mut tgx = [0.0f32; PATCH * PATCH];
+    let mut tgy = [0.0f32; PATCH * PATCH];
+    for &py in &ys {
+        for &px in &xs {
+            // Template: the patch of the current frame, mean removed (robust to light changes).
+            let (mut hxx, mut hxy, mut hyy, mut mean) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+            for j in 0..PATCH {
+                for i in 0..PATCH {
+                    let k = (py + j) * w + px + i;
+                    let t = j * PATCH + i;
+                    tmpl[t] = cur.px[k];
+                    tgx[t] = gx[k];
+                    tgy[t] = gy[k];
+                    mean += cur.px[k];
+                    hxx += gx[k] * gx[k];
+                    hxy += gx[k] * gy[k];
+                    hyy += gy[k] * gy[k];
+                }
+            }
+            mean /= n;
+            let det = hxx * hyy - hxy * hxy;
+            let centre = (
+                px as f32 + PATCH as f32 / 2.0,
+                py as f32 + PATCH as f32 / 2.0,
+            );
+            let (mut u, mut v) = init.at(centre.0, centre.1);
+            if det > 1e-3 * (hxx + hyy).powi(2).max(1e-6) {
+                for _ in 0..ITERATIONS {
+                    // The moved patch of the previous frame, its mean removed too.
+                    let mut warped = [0.0f32; PATCH * PATCH];
+                    let mut wmean = 0.0;
+                    for j in 0..PATCH {
+                        for i in 0..PATCH {
+                            let s = prev.sample((px + i) as f32 + u, (py + j) as f32 + v);
+                            warped[j * PATCH + i] = s;
+                            wmean += s;
+                        }
+                    }
+                    wmean /= n;
+                    let (mut bx, mut by) = (0.0f32, 0.0f32);
+                    for t in 0..PATCH * PATCH {
+                        let e = (warped[t] - wmean) - (tmpl[t] - mean);
+                        bx += tgx[t] * e;
+                        by += tgy[t] * e;
+                    }
+                    // Inverse compositional step: solve H·Δ = b, move against it.
+                    let du = (hyy * bx - hxy * by) / det;
+                    let dv = (hxx * by - hxy * bx) / det;
+                    u -= du;
+                    v -= dv;
+                    if du * du + dv * dv < 1e-4 {
+                        break;
+                    }
+                }
+            }
+            // Densify: every pixel of the patch gets the patch's displacement, weighted by how
+            // well the patch matches there.
+            for j in 0..PATCH {
+                for i in 0..PATCH {
+                    let k = (py + j) * w + px + i;
+                    let e = prev.sample((px + i) as f32 + u, (py + j) as f32 + v) - cur.px[k];
+                    let weight = 1.0 / e.abs().max(1.0);
+                    acc_u[k] += weight * u;
+                    acc_v[k] += weight * v;
+                    acc_w[k] += weight;
+                }
+            }
+        }
+    }
+    let mut out = Flow::zero(w, h);
+    for k in 0..w * h {
+        if acc_w[k] > 0.0 {
+            out.u[k] = acc_u[k] / acc_w[k];
+            out.v[k] = acc_v[k] / acc_w[k];
+        } else {
+            out.u[k] = init.u[k];
+            out.v[k] = init.v[k];
+        }
+    }
+    out
+}
+
+/// Patch positions along a side of `len`: every STRIDE pixels, and one flush with the end.
+fn grid(len: usize) -> Vec<usize> {
+    let last = len - PATCH;
+    let mut v: Vec<usize> = (0..=last).step_by(STRIDE).collect();
+    if v.last() != Some(&last) {
+        v.push(last);
+    }
+    v
+}
+
+/// The motion from frame t back to frame t−1, and where it can be trusted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Motion {
+    /// At `1/FLOW_SCALE` of the frame's size.
+    pub flow: Flow,
+    /// Visibility of each flow pixel in 0..1: 1 where the previous frame, moved, shows the same
+    /// surface, 0 where it shows something else (occlusion, a new object, a light change).
+    pub visibility: Vec<f32>,
+}
+
+impl Motion {
+    /// Mean visibility: the share of the frame that continues the previous one.
+    pub fn coverage(&self) -> f32 {
+        self.visibility.iter().sum::<f32>() / self.visibility.len().max(1) as f32
+    }
+}
+
+/// Measures the motion between consecutive frames of one video, in decode order.
+#[derive(Debug, Default)]
+pub struct MotionEstimator {
+    /// The previous frame: its pyramid (finest first) and its colours at flow resolution.
+    prev: Option<(Vec<Grey>, Vec<[f32; 3]>)>,
+}
+
+impl MotionEstimator {
+    /// The motion from this frame back to the previous one; `None` for the first frame, after a
+    /// size change, and at a scene cut.
+    pub fn next(&mut self, rgb: &[u8], width: usize, height: usize) -> Option<Motion> {
+        let base = Grey::from_rgb(rgb, width, height, FLOW_SCALE);
+        let colours = colours_at(rgb, width, height, base.w, base.h);
+        let mut pyramid = vec![base];
+        while pyramid.last().is_some_and(|g| g.w.min(g.h) / 2 >= COARSEST) {
+            let next = pyramid.last().expect("non-empty").half();
+            pyramid.push(next);
+        }
+        let prev = self.prev.replace((pyramid, colours));
+        let (prev_pyr, prev_colours) = prev?;
+        let (cur_pyr, cur_colours) = self.prev.as_ref().expect("just set");
+        if prev_pyr[0].w != cur_pyr[0].w || prev_pyr[0].h != cur_pyr[0].h {
+            return None;
+        }
+        let coarsest = cur_pyr.last().expect("non-empty");
+        let mut flow = Flow::zero(coarsest.w, coarsest.h);
+        for level in (0..cur_pyr.len()).rev() {
+            let (c, p) = (&cur_pyr[level], &prev_pyr[level]);
+            if flow.w != c.w || flow.h != c.h {
+                flow = flow.resized(c.w, c.h);
+            }
+            flow = inverse_search(c, p, &flow);
+        }
+        let fine = &cur_pyr[0];
+        let visibility = visibility(&flow, cur_colours, &prev_colours, fine.w, fine.h);
+        let motion = Motion { flow, visibility };
+        (motion.coverage() >= SCENE_CUT).then_some(motion)
+    }
+}
+
+/// The colours (0..1) of packed RGB24 box-filtered to `w x h`.
+fn colours_at(rgb: &[u8], width: usize, height: usize, w: usize, h: usize) -> Vec<[f32; 3]> {
+    let (fx, fy) = (width / w.max(1), height / h.max(1));
+    let (fx, fy) = (fx.max(1), fy.max(1));
+    let mut out = vec![[0.0f32; 3]; w * h];
+    let norm = 1.0 / (255.0 * (fx * fy) as f32);
+    for y in 0..h {
+        for x in 0..w {
+            let mut s = [0.0f32; 3];
+            for dy in 0..fy {
+                let sy = (y * fy + dy).min(height - 1);
+                for dx in 0..fx {
+                    let sx = (x * fx + dx).min(width - 1);
+                    let p = &rgb[(sy * width + sx) * 3..][..3];
+                    for c in 0..3 {
+                        s[c] += f32::from(p[c]);
+                    }
+                }
+            }
+            out[y * w + x] = s.map(|v| v * norm);
+        }
+    }
+    out
+}
+
+/// Lai et al.'s visibility of each pixel: `exp(−50·‖I_t − warp(I_{t−1})‖²)`.
+fn visibility(flow: &Flow, cur: &[[f32; 3]], prev: &[[f32; 3]], w: usize, h: usize) -> Vec<f32> {
+    let mut out = vec![0.0; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            let k = y * w + x;
+            let (sx, sy) = (x as f32 + flow.u[k], y as f32 + flow.v[k]);
+            if sx < 0.0 || sy < 0.0 || sx > (w - 1) as f32 || sy > (h - 1) as f32 {
+                continue; // came in from outside the picture
+            }
+            let p = bilinear3(prev, w, h, sx, sy);
+            let d: f32 = (0..3).map(|c| (cur[k][c] - p[c]).powi(2)).sum();
+            out[k] = (-VISIBILITY_K * d).exp();
+        }
+    }
+    out
+}
+
+fn bilinear3(px: &[[f32; 3]], w: usize, h: usize, x: f32, y: f32) -> [f32; 3] {
+    let (x0, y0) = (x as usize, y as usize);
+    let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
+    let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+    let mut out = [0.0; 3];
+    for (c, o) in out.iter_mut().enumerate() {
+        let top = px[y0 * w + x0][c] * (1.0 - fx) + px[y0 * w + x1][c] * fx;
+        let bottom = px[y1 * w + x0][c] * (1.0 - fx) + px[y1 * w + x1][c] * fx;
+        *o = top * (1.0 - fy) + bottom * fy;
+    }
+    out
+}
+
+/// Catmull–Rom weights for a fractional offset `t` in 0..1 (taps at −1, 0, 1, 2).
+#[inline]
+fn catmull_rom(t: f32) -> [f32; 4] {
+    let (t2, t3) = (t * t, t * t * t);
+    [
+        0.5 * (-t3 + 2.0 * t2 - t),
+        0.5 * (3.0 * t3 - 5.0 * t2 + 2.0),
+        0.5 * (-3.0 * t3 + 4.0 * t2 + t),
+        0.5 * (t3 - t2),
+    ]
+}
+
+/// Samples packed RGB24 at `(x, y)` with Catmull–Rom interpolation (edges clamped).
+#[inline]
+fn sample_cubic(rgb: &[u8], w: usize, h: usize, x: f32, y: f32) -> [f32; 3] {
+    let (xf, yf) = (x.floor(), y.floor());
+    let (wx, wy) = (catmull_rom(x - xf), catmull_rom(y - yf));
+    let (x0, y0) = (xf as isize - 1, yf as isize - 1);
+    let mut out = [0.0f32; 3];
+    if x0 >= 0 && y0 >= 0 && x0 + 3 < w as isize && y0 + 3 < h as isize {
+        // Inside: four rows of four pixels, no clamping.
+        let (x0, y0) = (x0 as usize, y0 as usize);
+        for (j, &wyj) in wy.iter().enumerate() {
+            let row = &rgb[((y0 + j) * w + x0) * 3..][..12];
+            let mut acc = [0.0f32; 3];
+            for (i, &wxi) in wx.iter().enumerate() {
+                acc[0] += wxi * f32::from(row[3 * i]);
+                acc[1] += wxi * f32::from(row[3 * i + 1]);
+                acc[2] += wxi * f32::from(row[3 * i + 2]);
+            }
+            for c in 0..3 {
+                out[c] += wyj * acc[c];
+            }
+        }
+        return out;
+    }
+    for (j, &wyj) in wy.iter().enumerate() {
+        let sy = (y0 + j as isize).clamp(0, h as isize - 1) as usize;
+        let row = &rgb[sy * w * 3..][..w * 3];
+        let mut acc = [0.0f32; 3];
+        for (i, &wxi) in wx.iter().enumerate() {
+            let sx = (x0 + i as isize).clamp(0, w as isize - 1) as usize;
+            let p = &row[sx * 3..sx * 3 + 3];
+            for c in 0..3 {
+                acc[c] += wxi * f32::from(p[c]);
+            }
+        }
+        for c in 0..3 {
+            out[c] += wyj * acc[c];
+        }
+    }
+    out
+}
+
+/// Calls `each(k, colour, weight)` for every pixel `k` of a `w x h` frame whose source in the
+/// previous output `prev` (moved by `motion`) lies inside the picture: the Catmull–Rom sample
+/// there and its visibility.
+fn for_each_warped(
+    prev: &[u8],
+    w: usize,
+    h: usize,
+    motion: &Motion,
+    mut each: impl FnMut(usize, [f32; 3], f32),
+) {
+    let flow = &motion.flow;
+    let (sx, sy) = (flow.w as f32 / w as f32, flow.h as f32 / h as f32);
+    let (max_x, max_y) = ((w - 1) as f32, (h - 1) as f32);
+    for y in 0..h {
+        let fy = (y as f32 + 0.5) * sy - 0.5;
+        for x in 0..w {
+            let fx = (x as f32 + 0.5) * sx - 0.5;
+            let (u, v, vis) = flow.sample3(&motion.visibility, fx, fy);
+            if vis <= 0.0 {
+                continue;
+            }
+            let (px, py) = (x as f32 + u / sx, y as f32 + v / sy);
+            if px < 0.0 || py < 0.0 || px > max_x || py > max_y {
+                continue;
+            }
+            each(y * w + x, sample_cubic(prev, w, h, px, py), vis);
+        }
+    }
+}
+
+/// The previous output moved by `motion` to the current frame's place (Catmull–Rom), and the
+/// weight of each pixel (visibility; 0 where the source lies outside the picture).
+pub fn warp_previous(prev: &[u8], w: usize, h: usize, motion: &Motion) -> (Vec<u8>, Vec<f32>) {
+    let mut out = vec![0u8; w * h * 3];
+    let mut weight = vec![0.0f32; w * h];
+    for_each_warped(prev, w, h, motion, |k, c, vis| {
+        for (o, v) in out[k * 3..k * 3 + 3].iter_mut().zip(c) {
+            *o = crate::frame::to_u8(v);
+        }
+        weight[k] = vis;
+    });
+    (out, weight)
+}
+
+/// Blends each output frame, in order, with the previous output moved by the input's motion.
+#[derive(Debug)]
+pub struct TemporalBlend {
+    strength: f32,
+    previous: Option<(u32, u32, Vec<u8>)>,
+}
+
+impl TemporalBlend {
+    /// `strength` in 0..1: the previous output's weight where the surface continues.
+    pub fn new(strength: f32) -> Self {
+        Self {
+            strength: strength.clamp(0.0, 1.0),
+            previous: None,
+        }
+    }
+
+    /// Blends `frame` (stylized, at the processing size, carrying the motion its input had) in
+    /// place and keeps it as the next frame's previous output. A frame without motion (the
+    /// first, a scene cut) starts afresh.
+    pub fn apply(&mut self, frame: &mut Frame) {
+        let (w, h) = (frame.width as usize, frame.height as usize);
+        if let (Some(motion), Some((pw, ph, prev))) = (&frame.motion, &self.previous)
+            && (*pw, *ph) == (frame.width, frame.height)
+        {
+            let strength = self.strength;
+            let rgb = &mut frame.rgb;
+            for_each_warped(prev, w, h, motion, |k, c, vis| {
+                let a = strength * vis;
+                for (o, p) in rgb[k * 3..k * 3 + 3].iter_mut().zip(c) {
+                    *o = crate::frame::to_u8((1.0 - a) * f32::from(*o) + a * p);
+                }
+            });
+        }
+        match &mut self.previous {
+            Some((pw, ph, buf)) => {
+                (*pw, *ph) = (frame.width, frame.height);
+                buf.clear();
+                buf.extend_from_slice(&frame.rgb);
+            }
+            None => self.previous = Some((frame.width, frame.height, frame.rgb.clone())),
+        }
+        frame.motion = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A smooth texture (no flat areas, no aliasing): sums of sines.
+    fn texture(w: usize, h: usize, dx: f32, dy: f32) -> Vec<u8> {
+        let mut v = Vec::with_capacity(w * h * 3);
+        for y in 0..h {
+            for x in 0..w {
+                let (fx, fy) = (x as f32 - dx, y as f32 - dy);
+                let a = 128.0
+                    + 60.0 * (fx * 0.21).sin() * (fy * 0.17).cos()
+                    + 40.0 * ((fx + fy) * 0.09).sin();
+                let b = 128.0 + 70.0 * (fy * 0.13 + 1.0).sin();
+                v.extend_from_slice(&[a as u8, b as u8, ((a + b) / 2.0) as u8]);
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn a_shifted_texture_gives_its_shift_back() {
+        let (w, h) = (160, 120);
+        let mut est = MotionEstimator::default();
+        assert!(
+            est.next(&texture(w, h, 0.0, 0.0), w, h).is_none(),
+            "first frame"
+        );
+        // The content moves right by 6 px and down by 4: pixel (x, y) of frame t was at
+        // (x − 6, y − 4) in frame t−1.
+        let m = est.next(&texture(w, h, 6.0, 4.0), w, h).expect("motion");
+        let (fw, fh) = (m.flow.w, m.flow.h);
+        let mut errs = Vec::new();
+        for y in fh / 4..3 * fh / 4 {
+            for x in fw / 4..3 * fw / 4 {
+                let k = y * fw + x;
+                // At half resolution: −3, −2.
+                errs.push(((m.flow.u[k] + 3.0).powi(2) + (m.flow.v[k] + 2.0).powi(2)).sqrt());
+            }
+        }
+        errs.sort_by(f32::total_cmp);
+        let median = errs[errs.len() / 2];
+        assert!(median < 0.15, "median end-point error {median} px");
+        assert!(m.coverage() > 0.8, "coverage {}", m.coverage());
+    }
+
+    #[test]
+    fn warping_the_previous_frame_by_the_motion_gives_the_current_one() {
+        let (w, h) = (160, 120);
+        let (a, b) = (texture(w, h, 0.0, 0.0), texture(w, h, 5.0, -3.0));
+        let mut est = MotionEstimator::default();
+        est.next(&a, w, h);
+        let m = est.next(&b, w, h).unwrap();
+        let (warped, weight) = warp_previous(&a, w, h, &m);
+        let (mut diffs, mut visible) = (Vec::new(), 0);
+        for y in 10..h - 10 {
+            for x in 10..w - 10 {
+                let k = (y * w + x) * 3;
+                diffs.push(i32::from(warped[k]).abs_diff(i32::from(b[k])));
+                visible += usize::from(weight[y * w + x] > 0.5);
+            }
+        }
+        diffs.sort_unstable();
+        assert!(
+            diffs[diffs.len() / 2] <= 2,
+            "median difference {}",
+            diffs[diffs.len() / 2]
+        );
+        assert!(
+            visible * 100 >= 95 * diffs.len(),
+            "visible: {visible} of {}",
+            diffs.len()
+        );
+    }
+
+    #[test]
+    fn an_occluding_object_is_masked_out() {
+        let (w, h) = (160, 120);
+        let a = texture(w, h, 0.0, 0.0);
+        let mut b = a.clone();
+        // A flat block appears over the middle in frame t.
+        for y in 40..80 {
+            for x in 60..100 {
+                b[(y * w + x) * 3..(y * w + x) * 3 + 3].copy_from_slice(&[250, 10, 10]);
+            }
+        }
+        let mut est = MotionEstimator::default();
+        est.next(&a, w, h);
+        let m = est.next(&b, w, h).unwrap();
+        let at = |x: usize, y: usize| m.visibility[(y / 2) * m.flow.w + x / 2];
+        assert!(at(80, 60) < 0.05, "the new object: {}", at(80, 60));
+        assert!(at(20, 20) > 0.9, "the unchanged background: {}", at(20, 20));
+    }
+
+    #[test]
+    fn a_scene_cut_resets_the_blend() {
+        let (w, h) = (96, 64);
+        let mut est = MotionEstimator::default();
+        est.next(&texture(w, h, 0.0, 0.0), w, h);
+        let other: Vec<u8> = texture(w, h, 0.0, 0.0).iter().map(|v| 255 - v).collect();
+        assert!(est.next(&other, w, h).is_none(), "a cut has no motion");
+
+        // The blend: a frame without motion comes out as it went in.
+        let mut blend = TemporalBlend::new(0.8);
+        let mut f0 = Frame::blank(0, w as u32, h as u32);
+        f0.rgb.fill(200);
+        blend.apply(&mut f0);
+        let mut f1 = Frame::blank(1, w as u32, h as u32);
+        f1.rgb.fill(40);
+        blend.apply(&mut f1);
+        assert!(f1.rgb.iter().all(|&v| v == 40), "no motion: no blend");
+        // With full visibility and no movement, it takes `strength` of the previous output.
+        let mut f2 = Frame::blank(2, w as u32, h as u32);
+        f2.rgb.fill(140);
+        let (fw, fh) = (w / FLOW_SCALE, h / FLOW_SCALE);
+        f2.motion = Some(Box::new(Motion {
+            flow: Flow::zero(fw, fh),
+            visibility: vec![1.0; fw * fh],
+        }));
+        blend.apply(&mut f2);
+        // 0.2 * 140 + 0.8 * 40 = 60
+        assert!(f2.rgb.iter().all(|&v| v == 60), "{:?}", &f2.rgb[..6]);
+        assert!(f2.motion.is_none(), "the motion is dropped once used");
+    }
+
+    #[test]
+    fn catmull_rom_keeps_values_at_whole_pixels_and_sums_to_one() {
+        assert_eq!(catmull_rom(0.0), [0.0, 1.0, 0.0, 0.0]);
+        for t in [0.25f32, 0.5, 0.9] {
+            assert!((catmull_rom(t).iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        }
+    }
+}
