@@ -3,7 +3,7 @@
 and output so it still meets vstyle's model contract. For GPUs, where half precision runs on the
 tensor cores; on CPUs float16 is slower, so keep the float32 model there.
 
-    python models/to_fp16.py models/scream.onnx models/scream_fp16.onnx
+    python models/to_fp16.py models/scream.onnx models/scream.fp16.onnx   # the name --precision fp16 takes
 """
 import argparse
 

@@ -145,6 +145,46 @@ pub fn model(arg: &Path) -> Result<PathBuf> {
     )))
 }
 
+/// The numeric precisions a model comes in, as sibling files: `scream.onnx` (float32),
+/// `scream.int8.onnx`, `scream.fp16.onnx`.
+pub const PRECISIONS: [&str; 2] = ["int8", "fp16"];
+
+/// The precision a model file's name says (`int8`, `fp16`), `fp32` otherwise.
+pub fn precision_of(model: &Path) -> &'static str {
+    let stem = model
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    PRECISIONS
+        .into_iter()
+        .find(|p| stem.ends_with(&format!(".{p}")))
+        .unwrap_or("fp32")
+}
+
+/// The sibling of `model` in `precision` (`fp32`, `int8`, `fp16`): `dir/scream.int8.onnx` for
+/// `dir/scream.onnx` or `dir/scream.fp16.onnx`.
+pub fn sibling(model: &Path, precision: &str) -> PathBuf {
+    let stem = model
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let base = PRECISIONS
+        .into_iter()
+        .find_map(|p| stem.strip_suffix(&format!(".{p}")))
+        .unwrap_or(&stem)
+        .to_string();
+    let ext = model
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "onnx".into());
+    let name = if precision == "fp32" {
+        format!("{base}.{ext}")
+    } else {
+        format!("{base}.{precision}.{ext}")
+    };
+    model.with_file_name(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +202,19 @@ mod tests {
             e.contains("no_such_model_anywhere.onnx") && e.contains("model folders"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn precision_siblings_share_the_folder_and_the_base_name() {
+        let m = Path::new("m/scream.onnx");
+        assert_eq!(sibling(m, "int8"), Path::new("m/scream.int8.onnx"));
+        assert_eq!(sibling(m, "fp32"), m);
+        assert_eq!(
+            sibling(Path::new("m/scream.int8.onnx"), "fp16"),
+            Path::new("m/scream.fp16.onnx")
+        );
+        assert_eq!(precision_of(Path::new("m/scream.int8.onnx")), "int8");
+        assert_eq!(precision_of(m), "fp32");
     }
 
     #[test]

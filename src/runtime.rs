@@ -129,6 +129,16 @@ pub fn session_from_memory(
     Ok((session, provider))
 }
 
+/// The execution provider a session on `device` would get ("CPU" or "CUDA"), without a model:
+/// for choices that depend on it (the model's precision).
+///
+/// # Errors
+/// `Device::Cuda` when CUDA cannot be registered.
+pub fn provider_for(env: &Environment, device: Device) -> Result<&'static str> {
+    let opts = SessionOptions { device, threads: 1 };
+    builder(env, Path::new("(no model)"), &opts).map(|(_, p)| p)
+}
+
 fn builder(
     env: &Environment,
     model: &Path,

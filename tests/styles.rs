@@ -479,3 +479,45 @@ fn models_are_found_by_name_from_any_folder() {
     );
     assert!(e.contains("my models"), "lists where it looked: {e}");
 }
+
+#[test]
+fn precision_picks_the_sibling_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // Stand-ins: the "float32" model inverts, its "int8" sibling is the identity.
+    std::fs::copy(model("invert.onnx"), dir.path().join("m.onnx")).unwrap();
+    std::fs::copy(model("identity.onnx"), dir.path().join("m.int8.onnx")).unwrap();
+    let input = pattern_png(dir.path());
+    let src = pixels(&input);
+    let out = dir.path().join("out.png");
+    let m = dir.path().join("m.onnx");
+
+    // auto on the CPU: the int8 sibling, named in the summary line.
+    let run = vstyle!(input, "-m", m, "-o", out, "--device", "cpu");
+    assert_success(&run);
+    assert_eq!(pixels(&out), src, "the int8 file ran");
+    assert!(stderr(&run).contains("CPU, int8"), "{}", stderr(&run));
+    let run = vstyle!(input, "-m", m, "-o", out, "-y", "--precision", "fp32");
+    assert_success(&run);
+    assert_eq!(pixels(&out), inverted(&src), "the float32 file ran");
+    assert!(stderr(&run).contains("CPU, fp32"), "{}", stderr(&run));
+    // A file named in a precision runs as it is.
+    let run = vstyle!(input, "-m", dir.path().join("m.int8.onnx"), "-o", out, "-y");
+    assert_success(&run);
+    assert_eq!(pixels(&out), src);
+    // A missing sibling asked for by name: exit 2, the file and the command that makes it.
+    let e = usage_error(
+        &vstyle!(
+            input,
+            "-m",
+            m,
+            "-o",
+            dir.path().join("x.png"),
+            "--precision",
+            "fp16"
+        ),
+        "m.fp16.onnx",
+        dir.path(),
+        &["m.onnx", "m.int8.onnx", "pattern.png", "out.png"],
+    );
+    assert!(e.contains("models/to_fp16.py"), "{e}");
+}

@@ -4,6 +4,16 @@
 //! batch mode (see [`crate::batch`] for the planning). Exit codes: 0 all done, 1 a file failed,
 //! 2 usage error, 130 interrupted.
 
+/// Which of a model's precision siblings runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Precision {
+    /// int8 on the CPU when the model has an int8 sibling; otherwise the model as given.
+    Auto,
+    Fp32,
+    Int8,
+    Fp16,
+}
+
 /// Writes one line to stderr. A closed or broken stderr (`vstyle … 2>&1 | head -1`) never
 /// stops the work: the line is lost, the run goes on.
 macro_rules! say {
@@ -165,6 +175,11 @@ pub struct Args {
     /// Where the networks run.
     #[arg(long, value_enum, default_value_t = Device::Auto, help_heading = "Performance")]
     pub device: Device,
+
+    /// Numeric precision of the network: a sibling file of the model (scream.int8.onnx,
+    /// scream.fp16.onnx); auto takes int8 on the CPU when it exists, else the model as given.
+    #[arg(long, value_enum, default_value_t = Precision::Auto, help_heading = "Performance")]
+    pub precision: Precision,
 
     /// Frames per network run (models with a dynamic batch dimension).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64), help_heading = "Performance")]
@@ -540,6 +555,8 @@ pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
 struct Loaded {
     stylizers: Vec<Box<dyn Stylizer>>,
     provider: &'static str,
+    /// `fp32`, `int8`, `fp16`.
+    precision: &'static str,
     /// The style painted, when the model says (a multi-style choice, a style image, a name).
     style: Option<String>,
 }
@@ -547,10 +564,11 @@ struct Loaded {
 impl Loaded {
     /// "CPU" or "CPU, style starry_night", for the summary line.
     fn describe(&self) -> String {
-        match &self.style {
-            Some(s) => format!("{}, style {s}", self.provider),
-            None => self.provider.to_string(),
+        let mut s = format!("{}, {}", self.provider, self.precision);
+        if let Some(style) = &self.style {
+            s.push_str(&format!(", style {style}"));
         }
+        s
     }
 }
 
@@ -611,9 +629,11 @@ fn model_path(args: &Args) -> Result<PathBuf> {
 /// where a session already uses every core, and two on CUDA, where a second session keeps the
 /// GPU busy while the first converts and copies its frames.
 fn load_stylizers(args: &Args, workers: Option<usize>) -> Result<Loaded> {
-    let model = model_path(args)?;
     let style = style_request(args)?;
-    runtime::environment(args.ort_lib.as_deref())?;
+    let env = runtime::environment(args.ort_lib.as_deref())?;
+    let (model, precision) =
+        model_in_precision(&model_path(args)?, args.precision, env, args.device)?;
+    tracing::info!("model {} ({precision})", model.display());
     let cores = physical_cores();
     let wanted = workers.or(args.workers.map(|w| w as usize));
     let load = |n: usize| {
@@ -631,8 +651,61 @@ fn load_stylizers(args: &Args, workers: Option<usize>) -> Result<Loaded> {
     Ok(Loaded {
         stylizers: all,
         provider,
+        precision,
         style: label,
     })
+}
+
+/// The file of `model` in the precision asked for, and that precision's name. `auto` takes the
+/// int8 sibling on the CPU when it exists (it runs about twice as fast there, at ≥ 40 dB of the
+/// float32 output; `benches/README.md`), and the model as given otherwise; a model named in a
+/// precision (`scream.int8.onnx`) runs as it is.
+///
+/// # Errors
+/// An explicit precision whose sibling is missing: a usage error naming the file and the
+/// command that makes it.
+fn model_in_precision(
+    model: &Path,
+    precision: Precision,
+    env: &ort::environment::Environment,
+    device: Device,
+) -> Result<(PathBuf, &'static str)> {
+    let named = crate::locate::precision_of(model);
+    let wanted = match precision {
+        Precision::Auto if named != "fp32" => return Ok((model.to_path_buf(), named)),
+        Precision::Auto => {
+            let int8 = crate::locate::sibling(model, "int8");
+            if int8.is_file() && runtime::provider_for(env, device)? == "CPU" {
+                return Ok((int8, "int8"));
+            }
+            return Ok((model.to_path_buf(), "fp32"));
+        }
+        Precision::Fp32 => "fp32",
+        Precision::Int8 => "int8",
+        Precision::Fp16 => "fp16",
+    };
+    let file = crate::locate::sibling(model, wanted);
+    if !file.is_file() {
+        let fp32 = crate::locate::sibling(model, "fp32");
+        let how = match wanted {
+            "int8" => format!(
+                "python models/quantize.py {} -o {} --calib PHOTOS/",
+                fp32.display(),
+                file.display()
+            ),
+            "fp16" => format!(
+                "python models/to_fp16.py {} {}",
+                fp32.display(),
+                file.display()
+            ),
+            _ => "the model's float32 file is needed".into(),
+        };
+        return Err(Error::Usage(format!(
+            "--precision {wanted}: {:?} does not exist; make it with `{how}`",
+            file
+        )));
+    }
+    Ok((file, wanted))
 }
 
 /// `--sheet PHOTO` and `--preview N`: one PNG to look at before a long run.
@@ -676,8 +749,9 @@ fn preview(args: &Args, mode: Mode, cancel: &AtomicBool) -> Result<()> {
     }
     check_output(&job, args.overwrite)?;
     Source::open(&job.input)?;
-    let model = model_path(args)?;
-    runtime::environment(args.ort_lib.as_deref())?;
+    let env = runtime::environment(args.ort_lib.as_deref())?;
+    let (model, precision) =
+        model_in_precision(&model_path(args)?, args.precision, env, args.device)?;
     let mut style = style_request(args)?;
     if args.sheet.is_some() && style == StyleRequest::None {
         // The sheet paints every style; the first one only gets the network loaded.
@@ -703,7 +777,7 @@ fn preview(args: &Args, mode: Mode, cancel: &AtomicBool) -> Result<()> {
     };
     if !args.quiet {
         say!(
-            "wrote {}: {shown} in {:.1} s (on {provider})",
+            "wrote {}: {shown} in {:.1} s (on {provider}, {precision})",
             job.output.display(),
             started.elapsed().as_secs_f64()
         );
