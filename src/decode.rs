@@ -44,6 +44,29 @@ pub struct VideoInfo {
 }
 
 impl VideoInfo {
+    /// How many frames a run with `limit` should give: the container's count, else its
+    /// duration times the frame rate (WebM states no count), within the limit; 0 when unknown.
+    pub fn expected_frames(&self, limit: Option<u64>) -> u64 {
+        let from_duration = || {
+            let end = self.expected_end?;
+            let (tb, rate) = (self.time_base, self.frame_rate);
+            let secs = end as f64 * f64::from(tb.numerator()) / f64::from(tb.denominator());
+            let n = (secs * f64::from(rate.numerator()) / f64::from(rate.denominator())).round();
+            (n > 0.0).then_some(n as u64)
+        };
+        let n = if self.is_image {
+            1
+        } else if self.frames > 0 {
+            self.frames
+        } else {
+            from_duration().unwrap_or(0)
+        };
+        match limit {
+            Some(l) if n == 0 || l < n => l,
+            _ => n,
+        }
+    }
+
     /// The upright size (as displayed).
     pub fn upright_size(&self) -> (u32, u32) {
         if self.quarter_turns % 2 == 1 {

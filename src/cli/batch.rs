@@ -16,11 +16,10 @@ use crate::batch::{self, Job, Naming, Shard, ShardSource};
 use crate::encode::EncodeOptions;
 use crate::error::{Error, Result};
 use crate::output::{looks_complete, partial_path, remove_stale_partials};
-use crate::progress::{NoProgress, Progress};
 use crate::stylize::Stylizer;
 use crate::stylize::shared::SharedStylizer;
 
-use super::render::TerminalProgress;
+use super::render::Renderer;
 use super::{Args, check_output, stylize_file};
 
 /// What became of one job.
@@ -336,16 +335,9 @@ fn run_jobs(
         }
     };
     let frames = super::frame_options(args);
-    let show_bars = !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let terminal = show_bars.then(|| TerminalProgress::new(jobs.len()));
-    let progress: &dyn Progress = match &terminal {
-        Some(t) => t,
-        None => &NoProgress,
-    };
-    let print = |line: &str| match &terminal {
-        Some(t) => t.println(line),
-        None => say!("{line}"),
-    };
+    let renderer = Renderer::new(args.quiet, jobs.len());
+    let progress = renderer.progress();
+    let print = |line: &str| renderer.println(line);
     let next = AtomicUsize::new(0);
     let outcomes: Vec<Mutex<Outcome>> = jobs.iter().map(|_| Mutex::new(Outcome::NotRun)).collect();
     let workers = (args.jobs as usize).clamp(1, jobs.len().max(1));

@@ -4,6 +4,14 @@
 //! batch mode (see [`crate::batch`] for the planning). Exit codes: 0 all done, 1 a file failed,
 //! 2 usage error, 130 interrupted.
 
+/// When messages use colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
 /// Which of a model's precision siblings runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Precision {
@@ -40,14 +48,13 @@ use crate::decode::Source;
 use crate::encode::{EncodeOptions, Sink, is_image_path};
 use crate::error::{Error, Result};
 use crate::pipeline::{self, PipelineOptions};
-use crate::progress::{Event, NoProgress, Progress};
+use crate::progress::{Event, Progress};
 use crate::runtime::{self, Device, SessionOptions};
 use crate::stylize::feedforward::{FeedForward, FeedForwardOptions, StyleRequest, ValueRange};
 use crate::stylize::optimize::Optimize;
 use crate::stylize::styles::StyleChoice;
 use crate::stylize::{Adjust, Stylizer};
 pub use optimize::{Mode, OptimizeArgs};
-use render::TerminalProgress;
 
 /// Stylize videos and images with neural style transfer.
 #[derive(Debug, Parser)]
@@ -210,6 +217,10 @@ pub struct Args {
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
 
+    /// Colour in messages: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+
     /// More detail: -v logs each step and where the time went, -vv adds FFmpeg's and ONNX Runtime's logs.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -356,11 +367,20 @@ fn init_logging(args: &Args) {
         (false, 1) => "info,ort=warn",
         _ => "debug,ort=info",
     };
+    let ansi = match args.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => {
+            std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("VSTYLE_LOG")
                 .unwrap_or_else(|_| filter.into()),
         )
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .with_target(false)
         .without_time()
@@ -520,13 +540,15 @@ pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
     };
     let encode = encode_options(args)?;
     let frames = frame_options(args);
-    let show_bars = !args.quiet && std::io::stderr().is_terminal();
-    let terminal = show_bars.then(|| TerminalProgress::new(1));
-    let progress: &dyn Progress = match &terminal {
-        Some(t) => t,
-        None => &NoProgress,
-    };
-    let stats = stylize_file(&job, &mut stylizers, &encode, &frames, cancel, progress)?;
+    let renderer = render::Renderer::new(args.quiet, 1);
+    let stats = stylize_file(
+        &job,
+        &mut stylizers,
+        &encode,
+        &frames,
+        cancel,
+        renderer.progress(),
+    )?;
     for w in &stats.warnings {
         // Warnings show even with -q: they say the output may not be what was expected.
         say!("warning: {}: {w}", job.input.display());

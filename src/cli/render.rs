@@ -1,5 +1,6 @@
-//! The terminal renderer of progress events: an indicatif bar per file, shown only when stderr is
-//! a terminal (otherwise nothing but the summary lines).
+//! The renderers of progress events: an indicatif bar per file when stderr is a terminal, and
+//! otherwise (a pipe, `nohup`, a CI log) one plain line per file at a steady interval, like
+//! ffmpeg's stats.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -126,5 +127,154 @@ impl Progress for TerminalProgress {
                 }
             }
         }
+    }
+}
+
+/// How often a plain progress line is printed for a file.
+pub const LINE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// One plain line per file every [`LINE_INTERVAL`]: frames done of the expected, fps, ETA. No
+/// escape codes, so it reads in a log file.
+pub struct LineProgress {
+    files: Mutex<HashMap<PathBuf, LineState>>,
+    interval: Duration,
+}
+
+struct LineState {
+    started: std::time::Instant,
+    last: std::time::Instant,
+    done: u64,
+    total: u64,
+}
+
+impl LineProgress {
+    pub fn new(interval: Duration) -> Self {
+        Self {
+            files: Mutex::new(HashMap::new()),
+            interval,
+        }
+    }
+}
+
+/// "12 s", "3 min 20 s", "1 h 05 min".
+fn human_duration(s: f64) -> String {
+    let s = s.max(0.0).round() as u64;
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min {:02} s", s / 60, s % 60),
+        _ => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
+impl Progress for LineProgress {
+    fn event(&self, event: Event<'_>) {
+        let mut files = self.files.lock().expect("progress poisoned");
+        match event {
+            Event::FileStarted { input, frames } => {
+                let now = std::time::Instant::now();
+                files.insert(
+                    input.to_path_buf(),
+                    LineState {
+                        started: now,
+                        last: now,
+                        done: 0,
+                        total: frames,
+                    },
+                );
+            }
+            Event::FrameDone { input, .. } => {
+                let Some(st) = files.get_mut(input) else {
+                    return;
+                };
+                st.done += 1;
+                let now = std::time::Instant::now();
+                if now.duration_since(st.last) < self.interval {
+                    return;
+                }
+                st.last = now;
+                let secs = now.duration_since(st.started).as_secs_f64().max(1e-6);
+                let fps = st.done as f64 / secs;
+                let name = input.display();
+                let line = if st.total > 0 {
+                    let left = st.total.saturating_sub(st.done) as f64 / fps.max(1e-9);
+                    format!(
+                        "{name}: frame {}/{} ({:.0}%), {fps:.2} fps, {} elapsed, ETA {}",
+                        st.done,
+                        st.total,
+                        100.0 * st.done as f64 / st.total as f64,
+                        human_duration(secs),
+                        human_duration(left)
+                    )
+                } else {
+                    format!(
+                        "{name}: frame {}, {fps:.2} fps, {} elapsed",
+                        st.done,
+                        human_duration(secs)
+                    )
+                };
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stderr().lock(), "{line}");
+            }
+            Event::OptimizeStep { .. } => {}
+            Event::FileFinished { input, .. } | Event::FileFailed { input, .. } => {
+                files.remove(input);
+            }
+        }
+    }
+}
+
+/// The progress renderer for this run: bars on a terminal, lines elsewhere, nothing with `-q`.
+pub enum Renderer {
+    Bars(TerminalProgress),
+    Lines(LineProgress),
+    Quiet,
+}
+
+impl Renderer {
+    pub fn new(quiet: bool, files: usize) -> Self {
+        if quiet {
+            Self::Quiet
+        } else if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            Self::Bars(TerminalProgress::new(files))
+        } else {
+            // VSTYLE_PROGRESS_SECONDS changes the interval (tests use a short one).
+            let interval = std::env::var("VSTYLE_PROGRESS_SECONDS")
+                .ok()
+                .and_then(|v| v.parse::<f64>().ok())
+                .filter(|s| s.is_finite() && *s > 0.0)
+                .map_or(LINE_INTERVAL, Duration::from_secs_f64);
+            Self::Lines(LineProgress::new(interval))
+        }
+    }
+
+    pub fn progress(&self) -> &dyn Progress {
+        match self {
+            Self::Bars(t) => t,
+            Self::Lines(l) => l,
+            Self::Quiet => &crate::progress::NoProgress,
+        }
+    }
+
+    /// Prints a line (above the bars, when there are bars).
+    pub fn println(&self, line: &str) {
+        match self {
+            Self::Bars(t) => t.println(line),
+            _ => {
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stderr().lock(), "{line}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_a_person_writes_them() {
+        assert_eq!(human_duration(12.4), "12 s");
+        assert_eq!(human_duration(200.0), "3 min 20 s");
+        assert_eq!(human_duration(3900.0), "1 h 05 min");
     }
 }

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use ffmpeg::Rescale;
 use ffmpeg::format::Pixel;
 use ffmpeg::{Rational, codec, encoder, frame, software::scaling};
 use ffmpeg_next as ffmpeg;
@@ -149,7 +150,15 @@ impl Sink {
         ctx.set_width(width);
         ctx.set_height(height);
         ctx.set_format(pixel_format);
-        ctx.set_time_base(info.time_base);
+        // The input's time base keeps every timestamp exact (variable frame rates too); codecs
+        // and containers that count frames instead take one tick per frame, as ffmpeg does.
+        let frame_based = counts_frames(codec.name(), octx.format().name());
+        let enc_tb = if frame_based {
+            Rational(info.frame_rate.denominator(), info.frame_rate.numerator()).reduce()
+        } else {
+            info.time_base
+        };
+        ctx.set_time_base(enc_tb);
         ctx.set_frame_rate(Some(info.frame_rate));
         let space = if codec.name() == "mjpeg" {
             // JPEG (JFIF) is BT.601 whatever the source was; decoders assume it.
@@ -204,8 +213,10 @@ impl Sink {
 
         let mut ost = octx.add_stream(codec).map_err(|e| err(e.to_string()))?;
         ost.set_parameters(&encoder);
-        ost.set_time_base(info.time_base);
+        ost.set_time_base(enc_tb);
         ost.set_avg_frame_rate(info.frame_rate);
+        // SAFETY: plain field write on a stream we own; AVI and MPEG muxers read the rate here.
+        unsafe { (*ost.as_mut_ptr()).r_frame_rate = info.frame_rate.into() };
         let video_out = ost.index();
         if let Some(matrix) = &info.display_matrix {
             // SAFETY: the stream is valid; we copy exactly the 36 bytes we ask FFmpeg to allocate.
@@ -392,12 +403,19 @@ impl Sink {
         scaler.run(src, &mut out).map_err(|e| {
             Error::output(&self.final_path, format!("colour conversion failed: {e}"))
         })?;
-        out.set_pts(f.pts);
+        let pts = f
+            .pts
+            .map(|p| p.rescale(self.info.time_base, self.encoder_tb));
+        out.set_pts(pts);
         // SAFETY: plain field writes on a frame we own. With a fixed quality (QSCALE) the
         // encoder reads it per frame, as the ffmpeg command sets it.
         unsafe { (*out.as_mut_ptr()).quality = (*self.encoder.as_ptr()).global_quality };
-        if let Some(pts) = f.pts {
-            self.durations.insert(pts, f.duration);
+        if let Some(pts) = pts {
+            let d = f
+                .duration
+                .rescale(self.info.time_base, self.encoder_tb)
+                .max(1);
+            self.durations.insert(pts, d);
         }
         self.encoder
             .send_frame(&out)
@@ -539,16 +557,64 @@ impl Drop for PartialGuard {
     }
 }
 
-/// True when the output's container can store streams of codec `id`.
+/// True when the output's container can store streams of codec `id`. FFmpeg answers 1 (yes),
+/// 0 (no) or, for muxers without a codec list, "unknown"; for those the codecs their formats
+/// define are listed here (what `ffmpeg -c copy` keeps in them), and any other muxer is tried.
 pub(crate) fn container_takes(octx: &ffmpeg::format::context::Output, id: codec::Id) -> bool {
     // SAFETY: oformat is valid for the lifetime of octx.
-    unsafe {
+    let answer = unsafe {
         ffmpeg::ffi::avformat_query_codec(
             (*octx.as_ptr()).oformat,
             id.into(),
             ffmpeg::ffi::FF_COMPLIANCE_NORMAL,
-        ) == 1
+        )
+    };
+    if answer >= 0 {
+        return answer == 1;
     }
+    use codec::Id;
+    match octx.format().name() {
+        "mpegts" => matches!(
+            id,
+            Id::H264
+                | Id::HEVC
+                | Id::MPEG1VIDEO
+                | Id::MPEG2VIDEO
+                | Id::AAC
+                | Id::MP2
+                | Id::MP3
+                | Id::AC3
+                | Id::EAC3
+                | Id::OPUS
+                | Id::DTS
+                | Id::DVB_SUBTITLE
+        ),
+        "mpeg" | "vob" | "dvd" | "svcd" | "vcd" => matches!(
+            id,
+            Id::MPEG1VIDEO | Id::MPEG2VIDEO | Id::MP2 | Id::MP3 | Id::AC3 | Id::DTS | Id::PCM_S16BE
+        ),
+        "ogg" | "ogv" | "oga" => matches!(
+            id,
+            Id::THEORA | Id::VP8 | Id::VORBIS | Id::OPUS | Id::FLAC | Id::SPEEX
+        ),
+        _ => true,
+    }
+}
+
+/// True for encoders and containers that count frames rather than keep timestamps: they take
+/// a time base of one tick per frame (MPEG-1/2 video refuses others; AVI stores a frame rate).
+fn counts_frames(codec: &str, format: &str) -> bool {
+    matches!(
+        codec,
+        "mpeg1video"
+            | "mpeg2video"
+            | "mpeg4"
+            | "msmpeg4"
+            | "msmpeg4v2"
+            | "h263"
+            | "flv"
+            | "libtheora"
+    ) || format == "avi"
 }
 
 fn default_video_encoder(

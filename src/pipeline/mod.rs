@@ -142,7 +142,7 @@ pub fn run(
     source.measure_motion(opts.temporal.is_some());
     opts.progress.event(Event::FileStarted {
         input: &input,
-        frames: source.info.frames,
+        frames: source.info.expected_frames(opts.limit),
     });
 
     let failure = FirstError::default();
