@@ -202,3 +202,65 @@ fn cuda_provider() -> Result<ort::ep::ExecutionProviderDispatch> {
 pub fn version() -> String {
     ort::info().to_string()
 }
+
+/// What `--list-devices` prints: the ONNX Runtime library in use, the execution providers it was
+/// built with, and for the CPU and CUDA whether a session can use them here, with the GPUs.
+pub fn list_devices(env: &Environment) -> String {
+    let mut out = format!("ONNX Runtime library: {}\n", version());
+    let cuda_built = cuda_in_library();
+    out.push_str(&format!(
+        "execution providers in this library: CPU{}\n",
+        if cuda_built { ", CUDA" } else { "" }
+    ));
+    if !cuda_built {
+        out.push_str(
+            "  CUDA needs an onnxruntime-gpu library (pip install onnxruntime-gpu; pass its libonnxruntime.so with --ort-lib)\n",
+        );
+    }
+    out.push_str("cpu: usable (--device cpu)\n");
+    match provider_for(env, Device::Cuda) {
+        Ok(_) => {
+            out.push_str("cuda: usable (--device cuda)\n");
+            for gpu in gpus() {
+                out.push_str(&format!("  {gpu}\n"));
+            }
+        }
+        Err(e) => {
+            let why = match e {
+                Error::ExecutionProvider { message, .. } => message,
+                other => other.to_string(),
+            };
+            out.push_str(&format!("cuda: not usable here: {why}\n"));
+        }
+    }
+    out
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_in_library() -> bool {
+    use ort::ep::ExecutionProvider;
+    ort::ep::CUDA::is_available().unwrap_or(false)
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_in_library() -> bool {
+    false
+}
+
+/// The GPUs `nvidia-smi` lists (index, name, memory), when it is there.
+fn gpus() -> Vec<String> {
+    let Ok(out) = std::process::Command::new("nvidia-smi")
+        .args([
+            "--query-gpu=index,name,memory.total",
+            "--format=csv,noheader",
+        ])
+        .output()
+    else {
+        return vec!["(nvidia-smi not found: GPU names unknown)".into()];
+    };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| format!("GPU {l}"))
+        .collect()
+}

@@ -520,3 +520,33 @@ fn ctrl_c_drains_and_leaves_no_output() {
         "neither the output nor its partial file is left"
     );
 }
+
+#[test]
+fn completions_the_manual_page_and_the_device_list_are_printed() {
+    for shell in ["bash", "zsh", "fish"] {
+        let r = vstyle!("--completions", shell);
+        assert_success(&r);
+        let text = String::from_utf8_lossy(&r.stdout);
+        assert!(text.contains("style-name"), "{shell}: {text}");
+    }
+    let r = vstyle!("--manpage");
+    assert_success(&r);
+    let page = String::from_utf8_lossy(&r.stdout);
+    assert!(
+        page.contains(".TH vstyle 1") && page.contains("temporal"),
+        "{page}"
+    );
+
+    let r = vstyle!("--list-devices");
+    assert_success(&r);
+    let text = String::from_utf8_lossy(&r.stdout);
+    assert!(text.contains("cpu: usable"), "{text}");
+    // Whether CUDA is usable depends on the library and the machine; either way it says so.
+    assert!(
+        text.contains("cuda: usable") || text.contains("cuda: not usable here: "),
+        "{text}"
+    );
+
+    let r = vstyle!("--help");
+    assert!(String::from_utf8_lossy(&r.stdout).contains("Examples:"));
+}

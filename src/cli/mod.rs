@@ -56,9 +56,22 @@ use crate::stylize::styles::StyleChoice;
 use crate::stylize::{Adjust, Stylizer};
 pub use optimize::{Mode, OptimizeArgs};
 
+/// The README's main commands, shown at the end of `--help`.
+const EXAMPLES: &str = "\
+Examples:
+  vstyle input.mp4 -m scream -o out.mp4                    a video in The Scream's style, audio copied
+  vstyle input.mp4 -m paintings --style-name starry_night -o out.mp4
+  vstyle input.mp4 -m paintings --style-mix starry_night=0.7,great_wave=0.3 -o out.mp4
+  vstyle --sheet photo.jpg -m paintings -o sheet.png        every style of a model on one photo
+  vstyle input.mp4 -m scream --preview 6 -o preview.png    six frames, input beside output
+  vstyle input.mp4 -m scream --temporal -o out.mp4         strokes that stay on moving objects
+  vstyle videos/ -m scream -o styled/ -r -j 2              a folder tree, resumable
+  vstyle photo.jpg --style painting.jpg -o out.png         optimisation mode (slow, any painting)
+  vstyle --list-styles paintings                           the styles a model holds";
+
 /// Stylize videos and images with neural style transfer.
 #[derive(Debug, Parser)]
-#[command(name = "vstyle", version, about, max_term_width = 100)]
+#[command(name = "vstyle", version, about, max_term_width = 100, after_help = EXAMPLES)]
 pub struct Args {
     /// Input videos, images or folders (several make a batch; none for a texture made from
     /// --style alone with --content-weight 0).
@@ -217,6 +230,20 @@ pub struct Args {
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
 
+    /// Print a completion script for a shell and exit (e.g. `vstyle --completions bash >
+    /// ~/.local/share/bash-completion/completions/vstyle`).
+    #[arg(long, value_name = "SHELL", value_enum, help_heading = "Information")]
+    pub completions: Option<clap_complete::Shell>,
+
+    /// Print the manual page (roff) and exit (`vstyle --manpage > vstyle.1`).
+    #[arg(long, help_heading = "Information")]
+    pub manpage: bool,
+
+    /// List the execution providers this ONNX Runtime library has and which of them load here
+    /// (the CPU, CUDA with its GPUs), and exit.
+    #[arg(long, help_heading = "Information")]
+    pub list_devices: bool,
+
     /// Colour in messages: auto (on a terminal, unless NO_COLOR is set), always, never.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
@@ -339,6 +366,28 @@ pub fn main() -> ExitCode {
         }
     };
     init_logging(&args);
+    if let Some(shell) = args.completions {
+        let mut cmd = <Args as clap::CommandFactory>::command();
+        // Into memory first: clap_complete panics on a closed stdout (`| head`).
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut cmd, "vstyle", &mut script);
+        let _ = std::io::Write::write_all(&mut std::io::stdout(), &script);
+        return ExitCode::SUCCESS;
+    }
+    if args.manpage {
+        let cmd = <Args as clap::CommandFactory>::command();
+        let mut page = Vec::new();
+        return match clap_mangen::Man::new(cmd).render(&mut page) {
+            Ok(()) => {
+                let _ = std::io::Write::write_all(&mut std::io::stdout(), &page);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                say!("error: cannot make the manual page: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let cancel: &'static AtomicBool = &crate::pipeline::INTERRUPTED;
     install_ctrl_c(cancel);
     match run(&args, cancel) {
@@ -411,6 +460,12 @@ fn install_ctrl_c(cancel: &'static AtomicBool) {
 /// # Errors
 /// The first failure, as one line naming the file.
 pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
+    if args.list_devices {
+        let env = runtime::environment(args.ort_lib.as_deref())?;
+        let listing = runtime::list_devices(env);
+        let _ = std::io::Write::write_all(&mut std::io::stdout(), listing.as_bytes());
+        return Ok(());
+    }
     if let Some(model) = &args.list_styles {
         runtime::environment(args.ort_lib.as_deref())?;
         let model = crate::locate::model(model)?;

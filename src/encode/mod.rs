@@ -130,13 +130,26 @@ impl Sink {
             .video()
             .map_err(|_| err(format!("{} is not a video encoder", codec.name())))?;
         let (width, height) = (info.width, info.height);
+        if let Some(p) = opts.pixel_format
+            && !fits(p, width, height)
+        {
+            return Err(err(format!(
+                "--pix-fmt {}: its chroma is subsampled, which needs even sides, and the video is {width}x{height}; use a 4:4:4 format (yuv444p) or leave --pix-fmt out",
+                pixel_name(p)
+            )));
+        }
         let pixel_format =
             choose_pixel_format(&video, opts.pixel_format, info.pixel_format, width, height)
-                .ok_or_else(|| {
-                    err(format!(
+                .ok_or_else(|| match opts.pixel_format {
+                    Some(p) => err(format!(
+                        "encoder {} does not take --pix-fmt {}",
+                        codec.name(),
+                        pixel_name(p)
+                    )),
+                    None => err(format!(
                         "encoder {} takes no pixel format vstyle can produce",
                         codec.name()
-                    ))
+                    )),
                 })?;
         let global_header = octx
             .format()
@@ -186,7 +199,7 @@ impl Sink {
         ctx.set_flags(flags);
         let mut dict = ffmpeg::Dictionary::new();
         let name = codec.name();
-        if matches!(
+        let takes_crf = matches!(
             name,
             "libx264"
                 | "libx264rgb"
@@ -195,11 +208,23 @@ impl Sink {
                 | "libvpx-vp9"
                 | "libaom-av1"
                 | "libsvtav1"
-        ) {
+        );
+        let takes_preset = matches!(name, "libx264" | "libx264rgb" | "libx265" | "libsvtav1");
+        if takes_crf {
             dict.set("crf", &opts.crf.unwrap_or(18).to_string());
+        } else if opts.crf.is_some() {
+            tracing::warn!(
+                "{}: --crf does nothing with encoder {name}; ignored",
+                output.display()
+            );
         }
-        if matches!(name, "libx264" | "libx264rgb" | "libx265") {
+        if takes_preset {
             dict.set("preset", opts.preset.as_deref().unwrap_or("medium"));
+        } else if opts.preset.is_some() {
+            tracing::warn!(
+                "{}: --preset does nothing with encoder {name} (x264, x265 and SVT-AV1 have presets); ignored",
+                output.display()
+            );
         }
         if name.starts_with("libvpx") {
             // libvpx treats crf as a cap unless the bitrate is 0.
@@ -654,8 +679,16 @@ fn fits(p: Pixel, w: u32, h: u32) -> bool {
     pixel_info(p).is_some_and(|(cw, ch, _)| w.is_multiple_of(1 << cw) && h.is_multiple_of(1 << ch))
 }
 
+/// FFmpeg's name of a pixel format (`yuv420p`).
+fn pixel_name(p: Pixel) -> String {
+    p.descriptor()
+        .map(|d| d.name().to_string())
+        .unwrap_or_else(|| format!("{p:?}").to_lowercase())
+}
+
 /// The pixel format to encode in: the user's, else the input's, else 4:2:0 when the size allows
 /// it, else the first full-resolution one (odd sizes), else whatever the encoder lists first.
+
 fn choose_pixel_format(
     video: &ffmpeg::codec::Video,
     wanted: Option<Pixel>,
