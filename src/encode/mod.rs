@@ -688,7 +688,6 @@ fn pixel_name(p: Pixel) -> String {
 
 /// The pixel format to encode in: the user's, else the input's, else 4:2:0 when the size allows
 /// it, else the first full-resolution one (odd sizes), else whatever the encoder lists first.
-
 fn choose_pixel_format(
     video: &ffmpeg::codec::Video,
     wanted: Option<Pixel>,
