@@ -130,32 +130,40 @@ fn every_frame_of_a_clip_is_optimised_in_order() {
         },
     );
     picture(&style, 48, 40, false);
-    let out = dir.path().join("out.mkv");
-    let run = vstyle!(
-        &clip,
-        "--style",
-        &style,
-        "--steps",
-        "4",
-        "--steps-next",
-        "2",
-        "--loss-net",
-        model("tiny_vgg.onnx"),
-        "--codec",
-        "ffv1",
-        "-o",
-        &out,
-    );
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let frames = read_frames(&out, 32, 24, true);
-    assert_eq!(frames.len(), 3);
     let input = read_frames(&clip, 32, 24, true);
-    for (a, b) in input.iter().zip(&frames) {
-        assert!(support::max_diff(a, b) > 10, "each frame is stylized");
+    // Each way of starting a later frame: moved by the motion (the default), unmoved, alone.
+    for start in ["warped", "previous", "independent"] {
+        let out = dir.path().join(format!("out_{start}.mkv"));
+        let run = vstyle!(
+            &clip,
+            "--style",
+            &style,
+            "--steps",
+            "4",
+            "--steps-next",
+            "2",
+            "--video-start",
+            start,
+            "--loss-net",
+            model("tiny_vgg.onnx"),
+            "--codec",
+            "ffv1",
+            "-o",
+            &out,
+        );
+        assert!(
+            run.status.success(),
+            "{start}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let frames = read_frames(&out, 32, 24, true);
+        assert_eq!(frames.len(), 3, "{start}");
+        for (a, b) in input.iter().zip(&frames) {
+            assert!(
+                support::max_diff(a, b) > 10,
+                "{start}: each frame is stylized"
+            );
+        }
     }
 }
 
@@ -178,6 +186,26 @@ fn flags_of_the_other_mode_are_refused_by_name() {
     assert!(!run.status.success());
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(err.contains("--steps is only for --mode optimize"), "{err}");
+
+    let run = vstyle!(
+        &content,
+        "--mode",
+        "feedforward",
+        "--model",
+        dir.path().join("m.onnx"),
+        "--style-scale",
+        "0.5",
+        "--temporal-weight",
+        "3",
+        "-o",
+        dir.path().join("out.png"),
+    );
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("--style-scale, --temporal-weight are only for --mode optimize"),
+        "{err}"
+    );
 
     let run = vstyle!(
         &content,

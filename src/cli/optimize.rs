@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::runtime::SessionOptions;
-use crate::stylize::optimize::{Init, OptimizeOptions, Pool};
+use crate::stylize::optimize::{Init, OptimizeOptions, Pool, VideoStart};
 
 /// The seed used 1e6 with torchvision's VGG19 on normalised input. vstyle's loss network takes
 /// 0..255 Caffe-style input, where features are about 58x larger (255 x the ImageNet std), and the
@@ -13,6 +13,16 @@ use crate::stylize::optimize::{Init, OptimizeOptions, Pool};
 /// the seed's balance is about 1e6 / 58² ≈ 300 here. Measured (docs/optimize.md): 1e6 wipes out
 /// most of the content, 10 is light, 100 looks like the seed's results.
 pub const DEFAULT_STYLE_WEIGHT: f32 = 100.0;
+
+/// Total-variation weight (docs/optimize.md has the sweep).
+pub const DEFAULT_TV_WEIGHT: f32 = 0.0;
+
+/// The style image's long side relative to the content's (docs/optimize.md has the sweep).
+pub const DEFAULT_STYLE_SCALE: f32 = 1.0;
+
+/// Weight of the temporal term for video frames after the first (docs/optimize.md has the
+/// sweep).
+pub const DEFAULT_TEMPORAL_WEIGHT: f32 = 1.0;
 
 /// Which stylizer runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -65,6 +75,20 @@ pub struct OptimizeArgs {
     #[arg(long, value_name = "W", value_parser = parse_weight, help_heading = "Optimisation")]
     pub tv_weight: Option<f32>,
 
+    /// Style image's long side relative to the content's: below 1 gives finer strokes [default: 1].
+    #[arg(long, value_name = "S", value_parser = parse_scale, help_heading = "Optimisation")]
+    pub style_scale: Option<f32>,
+
+    /// Video: weight of the temporal loss tying each frame to the previous result moved by the
+    /// input's motion; 0 leaves it out [default: 1].
+    #[arg(long, value_name = "W", value_parser = parse_weight, help_heading = "Optimisation")]
+    pub temporal_weight: Option<f32>,
+
+    /// Video: where frames after the first start: the previous result moved by the input's
+    /// motion, that result unmoved, or each frame on its own [default: warped].
+    #[arg(long, value_enum, value_name = "START", help_heading = "Optimisation")]
+    pub video_start: Option<VideoStart>,
+
     /// L-BFGS iterations for an image or a video's first frame [default: 300].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Optimisation")]
     pub steps: Option<u32>,
@@ -90,6 +114,15 @@ pub struct OptimizeArgs {
     pub pool: Option<Pool>,
 }
 
+fn parse_scale(s: &str) -> std::result::Result<f32, String> {
+    let v: f32 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if v.is_finite() && (0.05..=8.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not a scale (0.05 to 8)"))
+    }
+}
+
 fn parse_weight(s: &str) -> std::result::Result<f32, String> {
     let v: f32 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
     if v.is_finite() && v >= 0.0 {
@@ -110,6 +143,9 @@ impl OptimizeArgs {
             content_weight,
             style_weight,
             tv_weight,
+            style_scale,
+            temporal_weight,
+            video_start,
             steps,
             steps_next,
             init,
@@ -125,6 +161,9 @@ impl OptimizeArgs {
             (content_weight.is_some(), "--content-weight"),
             (style_weight.is_some(), "--style-weight"),
             (tv_weight.is_some(), "--tv-weight"),
+            (style_scale.is_some(), "--style-scale"),
+            (temporal_weight.is_some(), "--temporal-weight"),
+            (video_start.is_some(), "--video-start"),
             (steps.is_some(), "--steps"),
             (steps_next.is_some(), "--steps-next"),
             (init.is_some(), "--init"),
@@ -247,9 +286,12 @@ pub fn options(args: &OptimizeArgs, session: SessionOptions) -> Result<OptimizeO
             .unwrap_or_else(|| (1..=5).map(|k| format!("conv_{k}")).collect()),
         content_weight,
         style_weight,
-        tv_weight: args.tv_weight.unwrap_or(0.0),
+        tv_weight: args.tv_weight.unwrap_or(DEFAULT_TV_WEIGHT),
+        temporal_weight: args.temporal_weight.unwrap_or(DEFAULT_TEMPORAL_WEIGHT),
+        style_scale: args.style_scale.unwrap_or(DEFAULT_STYLE_SCALE),
         steps: args.steps.unwrap_or(300),
         steps_next: args.steps_next.unwrap_or(100),
+        video_start: args.video_start.unwrap_or_default(),
         // Style transfer starts from the content, as the seed did; with only one of the two
         // losses, starting there would leave nothing (reconstruction) or keep the content's
         // layout (texture), so those start from noise.
@@ -363,7 +405,15 @@ mod tests {
         assert_eq!(o.style_layers.len(), 5);
         assert_eq!(
             (o.content_weight, o.style_weight, o.tv_weight),
-            (1.0, DEFAULT_STYLE_WEIGHT, 0.0)
+            (1.0, DEFAULT_STYLE_WEIGHT, DEFAULT_TV_WEIGHT)
+        );
+        assert_eq!(
+            (o.temporal_weight, o.style_scale, o.video_start),
+            (
+                DEFAULT_TEMPORAL_WEIGHT,
+                DEFAULT_STYLE_SCALE,
+                VideoStart::Warped
+            )
         );
         assert_eq!((o.steps, o.init), (300, Init::Content));
         let texture = OptimizeArgs {

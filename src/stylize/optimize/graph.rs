@@ -49,6 +49,12 @@ pub const IMAGE: &str = "image";
 pub const LOSS: &str = "loss";
 /// The gradient output of [`loss_model`], shaped like [`IMAGE`].
 pub const GRAD: &str = "grad";
+/// The temporal term's input of [`video_loss_model`]: the previous result moved to this frame
+/// by the motion, shaped like [`IMAGE`].
+pub const TEMPORAL_TARGET: &str = "temporal_target";
+/// The temporal term's input of [`video_loss_model`]: how far each pixel of
+/// [`TEMPORAL_TARGET`] can be trusted, 0..1, `[1, 1, H, W]` (shared by the three channels).
+pub const TEMPORAL_MASK: &str = "temporal_mask";
 
 /// The graph input (loss graph) or output (targets graph) holding the content features of `layer`.
 pub fn content_name(layer: &str) -> String {
@@ -513,6 +519,19 @@ pub fn targets_model(net: &LossNetwork, spec: &LossSpec) -> ModelProto {
 /// # Panics
 /// When the spec names no layer and no total-variation term.
 pub fn loss_model(net: &LossNetwork, spec: &LossSpec) -> ModelProto {
+    video_loss_model(net, spec, 0.0)
+}
+
+/// As [`loss_model`], plus, when `temporal_weight` is above 0, the short-term temporal loss of
+/// Ruder et al. 2016 ("Artistic style transfer for videos"):
+/// `temporal_weight · mean(c · (x − w)²)` over the image's `3·H·W` elements, with `w` the
+/// previous frame's result moved to this frame ([`TEMPORAL_TARGET`]) and `c` the mask of
+/// where that move can be trusted ([`TEMPORAL_MASK`], one value per pixel); an all-zero mask
+/// turns the term off for a frame without a previous one.
+///
+/// # Panics
+/// When the spec names no layer and no total-variation term, and `temporal_weight` is 0.
+pub fn video_loss_model(net: &LossNetwork, spec: &LossSpec, temporal_weight: f32) -> ModelProto {
     let mut b = Builder::new();
     let mut inputs = vec![image_info()];
     let mut loss_terms: Vec<String> = Vec::new();
@@ -617,6 +636,21 @@ pub fn loss_model(net: &LossNetwork, spec: &LossSpec) -> ModelProto {
         loss_terms.push(term);
         image_grads.push(grad);
     }
+    if temporal_weight != 0.0 {
+        inputs.push(value_info(
+            TEMPORAL_TARGET,
+            FLOAT,
+            &[1.into(), 3.into(), "H".into(), "W".into()],
+        ));
+        inputs.push(value_info(
+            TEMPORAL_MASK,
+            FLOAT,
+            &[1.into(), 1.into(), "H".into(), "W".into()],
+        ));
+        let (term, grad) = temporal(&mut b, temporal_weight);
+        loss_terms.push(term);
+        image_grads.push(grad);
+    }
     assert!(!loss_terms.is_empty(), "a loss term to differentiate");
 
     let sum = |b: &mut Builder, terms: &[String], out: &str| {
@@ -700,6 +734,20 @@ fn total_variation(b: &mut Builder, weight: f32) -> (String, String) {
     let w = b.scalar(weight);
     let term = b.op("Mul", &[&tv, &w], vec![]);
     let grad = b.op("Add", &[&grads[0], &grads[1]], vec![]);
+    (term, grad)
+}
+
+/// The weighted temporal term `mean(c · (x − w)²)` and its gradient `2 c (x − w) / N`.
+fn temporal(b: &mut Builder, weight: f32) -> (String, String) {
+    let d = b.op("Sub", &[IMAGE, TEMPORAL_TARGET], vec![]);
+    // The mask broadcasts over the channels.
+    let cd = b.op("Mul", &[TEMPORAL_MASK, &d], vec![]);
+    let sq = b.op("Mul", &[&cd, &d], vec![]);
+    let mean = b.mean_all(&sq);
+    let w = b.scalar(weight);
+    let term = b.op("Mul", &[&mean, &w], vec![]);
+    let coef = b.per_element(2.0 * weight, IMAGE);
+    let grad = b.op("Mul", &[&cd, &coef], vec![]);
     (term, grad)
 }
 

@@ -27,11 +27,16 @@
 //! gradient and cost tolerances are off, because the loss and its gradient are tiny in absolute
 //! terms and default tolerances stop some runs before the first step.
 //!
-//! For video, frame k > 0 starts from frame k − 1's result and gets `steps_next` iterations,
-//! which is faster and keeps consecutive frames alike; [`Stylizer::reset`] forgets that result
-//! between files. That dependency is why the stylizer runs as a single worker.
+//! For video ([`motion`], after Ruder et al. 2016), frame k > 0 starts from frame k − 1's
+//! result moved by the input's motion (`--temporal`'s motion estimate and warp), with the
+//! current frame where the previous one showed something else, and gets `steps_next`
+//! iterations; a temporal term in the loss graph ties each pixel to that moved result where the
+//! motion can be trusted. The painted texture then moves with the picture instead of staying on
+//! the screen. [`Stylizer::reset`] forgets the previous result and the motion between files.
+//! That dependency is why the stylizer runs as a single worker.
 
 pub mod graph;
+pub mod motion;
 pub mod onnx_proto;
 
 use std::borrow::Cow;
@@ -54,7 +59,9 @@ use crate::frame::{Frame, chw_to_rgb_cropped, rgb_to_chw_padded};
 use crate::progress::{Event, Progress};
 use crate::runtime::{self, SessionOptions};
 use crate::stylize::{Stylizer, limit_side};
+use crate::temporal::MotionEstimator;
 pub use graph::{LossNetwork, LossSpec, Pool};
+pub use motion::VideoStart;
 
 /// The largest change of a free variable (see [`to_pixel`]) in the first L-BFGS trial step:
 /// about 13 grey levels for a mid-grey pixel.
@@ -86,10 +93,18 @@ pub struct OptimizeOptions {
     pub content_weight: f32,
     pub style_weight: f32,
     pub tv_weight: f32,
+    /// Weight of the temporal term (video frames after the first): the mean of
+    /// `c · (x − warp(x_{t−1}))²`, see [`graph::video_loss_model`]; 0 leaves it out.
+    pub temporal_weight: f32,
+    /// The style image's long side relative to the content's (the processing size); 1 shows
+    /// the painting at the frame's size, smaller makes its strokes finer.
+    pub style_scale: f32,
     /// L-BFGS iterations for a still image or a video's first frame.
     pub steps: u32,
     /// L-BFGS iterations for each later frame, which starts from the previous result.
     pub steps_next: u32,
+    /// Where a video frame after the first starts.
+    pub video_start: VideoStart,
     pub init: Init,
     pub seed: u64,
     /// The processing resolution's longer side (frames and the style image are scaled down to
@@ -114,6 +129,34 @@ pub struct Outcome {
 /// The loss graph's inputs besides the image, for one content image.
 pub struct Targets {
     content: Option<(String, Tensor<f32>)>,
+    /// The temporal term's target and mask when the graph has that term (all zeros, the term
+    /// off, until [`Targets::set_previous`]).
+    temporal: Option<(Tensor<f32>, Tensor<f32>)>,
+}
+
+impl Targets {
+    /// Gives the temporal term the previous result moved to this frame (`warped`, CHW
+    /// `width x height`) and the trust in each pixel (`mask`, `width x height`, 0..1). Without
+    /// a temporal term in the loss (weight 0) this does nothing.
+    ///
+    /// # Errors
+    /// ONNX Runtime failures.
+    pub fn set_previous(
+        &mut self,
+        warped: &[f32],
+        mask: &[f32],
+        width: u32,
+        height: u32,
+    ) -> Result<()> {
+        if let Some(t) = &mut self.temporal {
+            assert_eq!(warped.len(), 3 * mask.len());
+            *t = (
+                image_tensor(warped, width, height)?,
+                mask_tensor(mask, width, height)?,
+            );
+        }
+        Ok(())
+    }
 }
 
 enum StyleImage<'a> {
@@ -121,10 +164,20 @@ enum StyleImage<'a> {
     Pixels(&'a [f32], u32, u32),
 }
 
+/// Where the style targets come from: a file, decoded at the size the content asks for, or
+/// pixels given at their own size.
+enum StyleSource {
+    File(PathBuf),
+    Pixels(Vec<f32>, u32, u32),
+}
+
 struct Previous {
     width: u32,
     height: u32,
+    /// The result as the optimiser left it (CHW, 0..255).
     image: Vec<f32>,
+    /// The result as output (packed RGB24), which the next frame's start is moved from.
+    rgb: Vec<u8>,
 }
 
 /// The optimisation-mode stylizer.
@@ -138,8 +191,14 @@ pub struct Optimize {
     /// Loss-and-gradient graph.
     loss: Session,
     style_targets: Vec<(String, Tensor<f32>)>,
+    style_names: Vec<String>,
+    style_source: Option<StyleSource>,
+    /// The style image's long side that `style_targets` were made at.
+    style_side: Option<u32>,
     content_name: Option<String>,
     previous: Option<Previous>,
+    /// The input's motion from each frame back to the previous one.
+    motion: MotionEstimator,
 }
 
 impl Optimize {
@@ -182,6 +241,12 @@ impl Optimize {
         let net = LossNetwork::parse(&bytes).map_err(|m| Error::model(path, m))?;
         drop(bytes);
         let spec = loss_spec(&net, opts).map_err(|m| Error::model(path, m))?;
+        if !(opts.style_scale.is_finite() && opts.style_scale > 0.0) {
+            return Err(Error::Other(format!(
+                "style scale {} is not a positive number",
+                opts.style_scale
+            )));
+        }
         if spec.deepest().is_none() && spec.tv_weight == 0.0 {
             return Err(Error::Other(
                 "nothing to optimise: content, style and total-variation weights are all 0".into(),
@@ -191,7 +256,7 @@ impl Optimize {
         let (loss, provider) = runtime::session_from_memory(
             env,
             path,
-            &graph::loss_model(&net, &spec).encode_to_vec(),
+            &graph::video_loss_model(&net, &spec, opts.temporal_weight).encode_to_vec(),
             &opts.session,
         )?;
         let targets = match spec.deepest() {
@@ -218,6 +283,19 @@ impl Optimize {
         let size = opts
             .size
             .unwrap_or(if provider == "CUDA" { 512 } else { 256 });
+        let style_source = if style_names.is_empty() {
+            None
+        } else {
+            Some(match style {
+                Some(StyleImage::File(path)) => StyleSource::File(path.to_path_buf()),
+                Some(StyleImage::Pixels(p, w, h)) => StyleSource::Pixels(p.to_vec(), w, h),
+                None => {
+                    return Err(Error::Other(
+                        "a style weight above 0 needs a style image: pass --style IMAGE (or --style-weight 0 to reconstruct the content)".into(),
+                    ));
+                }
+            })
+        };
         let mut me = Self {
             opts: opts.clone(),
             size,
@@ -225,34 +303,54 @@ impl Optimize {
             targets,
             loss,
             style_targets: Vec::new(),
+            style_names,
+            style_source,
+            style_side: None,
             content_name,
             previous: None,
+            motion: MotionEstimator::default(),
         };
-        if !style_names.is_empty() {
-            let (image, w, h) = match style {
-                Some(StyleImage::File(path)) => load_picture(path, me.size)?,
-                Some(StyleImage::Pixels(p, w, h)) => (p.to_vec(), w, h),
-                None => {
-                    return Err(Error::Other(
-                        "a style weight above 0 needs a style image: pass --style IMAGE (or --style-weight 0 to reconstruct the content)".into(),
-                    ));
-                }
-            };
-            let image = &image;
-            let session = me
-                .targets
-                .as_mut()
-                .expect("style layers need the targets graph");
-            let outputs = session.run(vec![(
-                Cow::Borrowed(graph::IMAGE),
-                SessionInputValue::from(image_tensor(image, w, h)?),
-            )])?;
-            for name in style_names {
-                let gram = owned(&outputs[name.as_str()])?;
-                me.style_targets.push((name, gram));
-            }
-        }
+        // Made now for content at the processing size, so an unreadable style image fails
+        // before any frame; a frame of another size remakes them.
+        me.prepare_style(size)?;
         Ok((me, provider))
+    }
+
+    /// Makes the style targets for content whose long side is `content_side`: the style image
+    /// scaled to `style_scale` times that (pixels given with [`Optimize::with_style`] are taken
+    /// at their own size).
+    fn prepare_style(&mut self, content_side: u32) -> Result<()> {
+        let Some(source) = &self.style_source else {
+            return Ok(());
+        };
+        let (image, w, h) = match source {
+            StyleSource::Pixels(..) if self.style_side.is_some() => return Ok(()),
+            StyleSource::Pixels(p, w, h) => (Cow::Borrowed(p.as_slice()), *w, *h),
+            StyleSource::File(path) => {
+                let side = style_side(content_side, self.opts.style_scale);
+                if self.style_side == Some(side) {
+                    return Ok(());
+                }
+                let (p, w, h) = load_picture_at(path, side)?;
+                (Cow::Owned(p), w, h)
+            }
+        };
+        let session = self
+            .targets
+            .as_mut()
+            .expect("style layers need the targets graph");
+        let outputs = session.run(vec![(
+            Cow::Borrowed(graph::IMAGE),
+            SessionInputValue::from(image_tensor(&image, w, h)?),
+        )])?;
+        self.style_targets.clear();
+        for name in &self.style_names {
+            let gram = owned(&outputs[name.as_str()])?;
+            self.style_targets.push((name.clone(), gram));
+        }
+        tracing::debug!("style targets made from the style image at {w}x{h}");
+        self.style_side = Some(w.max(h));
+        Ok(())
     }
 
     /// The loss being minimised.
@@ -270,8 +368,21 @@ impl Optimize {
         width: u32,
         height: u32,
     ) -> Result<Targets> {
+        self.prepare_style(width.max(height))?;
+        let plane = width as usize * height as usize;
+        let temporal = if self.opts.temporal_weight != 0.0 {
+            Some((
+                image_tensor(&vec![0.0; 3 * plane], width, height)?,
+                mask_tensor(&vec![0.0; plane], width, height)?,
+            ))
+        } else {
+            None
+        };
         let (Some(name), Some(session)) = (&self.content_name, self.targets.as_mut()) else {
-            return Ok(Targets { content: None });
+            return Ok(Targets {
+                content: None,
+                temporal,
+            });
         };
         let content = content
             .ok_or_else(|| Error::Other("a content weight above 0 needs a content image".into()))?;
@@ -282,6 +393,7 @@ impl Optimize {
         let features = owned(&outputs[name.as_str()])?;
         Ok(Targets {
             content: Some((name.clone(), features)),
+            temporal,
         })
     }
 
@@ -325,6 +437,10 @@ impl Optimize {
         let mut binding = self.loss.create_binding()?;
         for (name, t) in targets.content.iter().chain(&self.style_targets) {
             binding.bind_input(name.as_str(), t)?;
+        }
+        if let Some((target, mask)) = &targets.temporal {
+            binding.bind_input(graph::TEMPORAL_TARGET, target)?;
+            binding.bind_input(graph::TEMPORAL_MASK, mask)?;
         }
         let host = MemoryInfo::default();
         binding.bind_output_to_device(graph::LOSS, &host)?;
@@ -413,26 +529,39 @@ impl Stylizer for Optimize {
     fn stylize(&mut self, frames: &mut [Frame], progress: &dyn Progress) -> Result<()> {
         for frame in frames {
             let (w, h) = (frame.width, frame.height);
-            let mut content = vec![0.0; 3 * w as usize * h as usize];
-            rgb_to_chw_padded(
-                &frame.rgb,
-                w as usize,
-                h as usize,
-                w as usize,
-                h as usize,
-                &mut content,
-            );
-            let targets = self.targets_for(Some(&content), w, h)?;
-            let warm = self
+            let (wu, hu) = (w as usize, h as usize);
+            // Every input frame goes through the estimator, in order, so it always holds the
+            // one before; `None` for the first frame, after a size change and at a scene cut.
+            let motion = self.motion.next(&frame.rgb, wu, hu);
+            let mut content = vec![0.0; 3 * wu * hu];
+            rgb_to_chw_padded(&frame.rgb, wu, hu, wu, hu, &mut content);
+            let mut targets = self.targets_for(Some(&content), w, h)?;
+            let previous = self
                 .previous
                 .take()
                 .filter(|p| (p.width, p.height) == (w, h));
-            let (init, steps) = match warm {
-                Some(p) => (p.image, self.opts.steps_next),
-                None => match self.opts.init {
-                    Init::Content => (content, self.opts.steps),
-                    Init::Noise => (noise(content.len(), self.opts.seed), self.opts.steps),
-                },
+            // The previous result moved to this frame, where the input moved (for the start and
+            // the temporal term; an independent frame has neither).
+            let warped = match (&previous, &motion, self.opts.video_start) {
+                (_, _, VideoStart::Independent) => None,
+                (Some(p), Some(m), _) => Some(motion::warp_result(&p.rgb, wu, hu, m)),
+                _ => None,
+            };
+            if let Some(warped) = &warped {
+                targets.set_previous(&warped.image, &warped.mask, w, h)?;
+            }
+            let first = |content: Vec<f32>| match self.opts.init {
+                Init::Content => (content, self.opts.steps),
+                Init::Noise => (noise(content.len(), self.opts.seed), self.opts.steps),
+            };
+            let (init, steps) = match (self.opts.video_start, previous, warped) {
+                (VideoStart::Warped, _, Some(warped)) => (
+                    motion::warped_start(&warped, &content),
+                    self.opts.steps_next,
+                ),
+                (VideoStart::Previous, Some(p), _) => (p.image, self.opts.steps_next),
+                // The first frame, a scene cut, or every frame on its own: a fresh start.
+                _ => first(content),
             };
             let outcome =
                 self.minimise(&init, w, h, &targets, steps, Some((progress, frame.index)))?;
@@ -444,19 +573,12 @@ impl Stylizer for Optimize {
                 outcome.iterations,
                 outcome.evaluations
             );
-            let _ = chw_to_rgb_cropped(
-                &outcome.image,
-                w as usize,
-                h as usize,
-                w as usize,
-                h as usize,
-                1.0,
-                &mut frame.rgb,
-            );
+            let _ = chw_to_rgb_cropped(&outcome.image, wu, hu, wu, hu, 1.0, &mut frame.rgb);
             self.previous = Some(Previous {
                 width: w,
                 height: h,
                 image: outcome.image,
+                rgb: frame.rgb.clone(),
             });
         }
         Ok(())
@@ -464,6 +586,7 @@ impl Stylizer for Optimize {
 
     fn reset(&mut self) {
         self.previous = None;
+        self.motion = MotionEstimator::default();
     }
 
     fn output_at_processing_size(&self) -> bool {
@@ -499,9 +622,22 @@ fn loss_spec(net: &LossNetwork, opts: &OptimizeOptions) -> std::result::Result<L
     })
 }
 
-/// A picture (its first frame) scaled so its longer side is at most `long_side`, as CHW.
-fn load_picture(path: &Path, long_side: u32) -> Result<(Vec<f32>, u32, u32)> {
-    let frame = crate::decode::first_picture(path, |w, h| limit_side(w, h, Some(long_side)))?;
+/// The style image's long side for content whose long side is `content_side`.
+fn style_side(content_side: u32, scale: f32) -> u32 {
+    ((f64::from(content_side) * f64::from(scale)).round() as u32).max(16)
+}
+
+/// `width x height` scaled so the longer side is `long_side` (up or down), aspect kept.
+fn fit_long_side(width: u32, height: u32, long_side: u32) -> (u32, u32) {
+    let scale = f64::from(long_side) / f64::from(width.max(height).max(1));
+    let w = ((f64::from(width) * scale).round() as u32).max(1);
+    let h = ((f64::from(height) * scale).round() as u32).max(1);
+    (w, h)
+}
+
+/// A picture (its first frame) scaled so its longer side is `long_side`, as CHW.
+fn load_picture_at(path: &Path, long_side: u32) -> Result<(Vec<f32>, u32, u32)> {
+    let frame = crate::decode::first_picture(path, |w, h| fit_long_side(w, h, long_side))?;
     let (w, h) = (frame.width, frame.height);
     let mut chw = vec![0.0; 3 * w as usize * h as usize];
     rgb_to_chw_padded(
@@ -532,6 +668,13 @@ fn image_tensor(chw: &[f32], width: u32, height: u32) -> Result<Tensor<f32>> {
     ))?)
 }
 
+fn mask_tensor(mask: &[f32], width: u32, height: u32) -> Result<Tensor<f32>> {
+    Ok(Tensor::from_array((
+        [1usize, 1, height as usize, width as usize],
+        mask.to_vec(),
+    ))?)
+}
+
 /// Copies a session output into a tensor that outlives the run.
 fn owned(value: &ort::value::DynValue) -> Result<Tensor<f32>> {
     let (shape, data) = value.try_extract_tensor::<f32>()?;
@@ -547,6 +690,16 @@ fn loss_inputs<'v>(
     let mut inputs = vec![(Cow::Borrowed(graph::IMAGE), SessionInputValue::from(image))];
     for (name, t) in targets.content.iter().chain(style) {
         inputs.push((Cow::Borrowed(name.as_str()), SessionInputValue::from(t)));
+    }
+    if let Some((target, mask)) = &targets.temporal {
+        inputs.push((
+            Cow::Borrowed(graph::TEMPORAL_TARGET),
+            SessionInputValue::from(target),
+        ));
+        inputs.push((
+            Cow::Borrowed(graph::TEMPORAL_MASK),
+            SessionInputValue::from(mask),
+        ));
     }
     inputs
 }
