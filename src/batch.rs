@@ -472,10 +472,10 @@ pub struct Split {
 /// Splits jobs into those to run and those already done (final output present). With `redo`
 /// (`-y`) every job runs. Only the final name counts: a `name.partial.ext` left by a killed run
 /// is never "done", and is overwritten when its job runs again.
-pub fn split_done(jobs: Vec<Job>, redo: bool, exists: impl Fn(&Path) -> bool) -> Split {
+pub fn split_done(jobs: Vec<Job>, redo: bool, mut done: impl FnMut(&Path) -> bool) -> Split {
     let mut split = Split::default();
     for j in jobs {
-        if !redo && exists(&j.output) {
+        if !redo && done(&j.output) {
             split.done.push(j);
         } else {
             split.to_run.push(j);

@@ -141,6 +141,29 @@ pub struct Source {
     out_size: (u32, u32),
     /// Measures each frame's motion back to the previous one (`--temporal`).
     motion: Option<crate::temporal::MotionEstimator>,
+    /// `--start`/`--duration`: the part of the input that is read, in seconds.
+    window: Option<Window>,
+}
+
+/// A part of the input in time (ffmpeg's `-ss`/`-t`): frames and copied packets outside it are
+/// dropped, and what is kept is shifted to start at 0.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Window {
+    pub start: f64,
+    pub duration: Option<f64>,
+}
+
+impl Window {
+    /// `(start, end)` in units of `tb` (end `i64::MAX` when open).
+    fn in_time_base(&self, tb: Rational) -> (i64, i64) {
+        let ticks =
+            |s: f64| (s * f64::from(tb.denominator()) / f64::from(tb.numerator())).round() as i64;
+        let start = ticks(self.start);
+        let end = self
+            .duration
+            .map_or(i64::MAX, |d| start.saturating_add(ticks(d)));
+        (start, end)
+    }
 }
 
 impl Source {
@@ -228,7 +251,23 @@ impl Source {
             info,
             out_size,
             motion: None,
+            window: None,
         })
+    }
+
+    /// Reads only `window` of the input (`--start`/`--duration`); the output starts at 0.
+    pub fn set_window(&mut self, window: Window) {
+        let tb = self.info.time_base;
+        let (start, end) = window.in_time_base(tb);
+        // What the container says is left from the start, for the progress and the cut-short
+        // check.
+        if let Some(e) = self.info.expected_end {
+            self.info.expected_end = Some(e.min(end).saturating_sub(start).max(0));
+        }
+        if window.duration.is_some() || window.start > 0.0 {
+            self.info.frames = 0; // the count is for the whole file
+        }
+        self.window = Some(window);
     }
 
     /// Attaches to each frame the motion from it back to the previous frame (`--temporal`);
@@ -295,7 +334,20 @@ impl Source {
         let mut eof = false;
         let mut damage = Damage::default();
         let mut last_end: Option<i64> = None;
-        while next_index < limit && !stop() {
+        let window = self
+            .window
+            .map(|w| (w, w.in_time_base(self.info.time_base)));
+        if let Some((w, _)) = window
+            && w.start > 0.0
+        {
+            // To the key frame at or before the start; frames before it are decoded, not kept.
+            let ts = (w.start * f64::from(ffmpeg::ffi::AV_TIME_BASE)) as i64;
+            self.input.seek(ts, ..ts + 1).map_err(|e| {
+                Error::input(&self.path, format!("cannot seek to {:.3} s ({e})", w.start))
+            })?;
+        }
+        let mut past_end = false;
+        while next_index < limit && !stop() && !past_end {
             if !eof {
                 let mut packet = ffmpeg::Packet::empty();
                 match packet.read(&mut self.input) {
@@ -309,6 +361,12 @@ impl Source {
                                 tracing::debug!("{}: packet refused ({e})", self.path.display());
                             }
                         } else if copy_streams.contains(&idx) {
+                            let mut packet = packet;
+                            if let Some((w, _)) = window
+                                && !shift_into_window(&mut packet, &self.input, idx, w)
+                            {
+                                continue;
+                            }
                             packets
                                 .send(CopiedPacket {
                                     input_stream: idx,
@@ -350,6 +408,15 @@ impl Source {
                             _ => default_duration,
                         };
                         last_pts = Some(pts);
+                        let pts = match window {
+                            Some((_, (start, _))) if pts < start => continue,
+                            Some((_, (_, end))) if pts >= end => {
+                                past_end = true;
+                                break;
+                            }
+                            Some((_, (start, _))) => pts - start,
+                            None => pts,
+                        };
                         last_end = Some(pts + duration);
                         // SAFETY: plain field reads of a valid, decoded AVFrame.
                         let (flags, errors) = unsafe {
@@ -413,6 +480,17 @@ impl Source {
         last_end: Option<i64>,
         damage: &Damage,
     ) -> Result<Vec<String>> {
+        if decoded == 0
+            && let Some(w) = self.window
+        {
+            return Err(Error::input(
+                &self.path,
+                format!(
+                    "no frame from {:.3} s on (--start is past the end of the video?)",
+                    w.start
+                ),
+            ));
+        }
         if decoded == 0 {
             let why = match (&damage.read_error, damage.bad_packets) {
                 (Some(e), _) => format!(" (read error: {e})"),
@@ -445,6 +523,29 @@ impl Source {
         }
         Ok(warnings)
     }
+}
+
+/// Keeps a copied packet that falls inside `w` and shifts it to the window's start; false when
+/// it falls outside (the packet is dropped).
+fn shift_into_window(
+    packet: &mut ffmpeg::Packet,
+    input: &ffmpeg::format::context::Input,
+    stream: usize,
+    w: Window,
+) -> bool {
+    let Some(tb) = input.stream(stream).map(|s| s.time_base()) else {
+        return false;
+    };
+    let (start, end) = w.in_time_base(tb);
+    let Some(t) = packet.pts().or(packet.dts()) else {
+        return true;
+    };
+    if t < start || t >= end {
+        return false;
+    }
+    packet.set_pts(packet.pts().map(|p| p - start));
+    packet.set_dts(packet.dts().map(|d| d - start));
+    true
 }
 
 /// The warnings for the damage seen, one line each.

@@ -19,13 +19,14 @@ use crate::output::{looks_complete, partial_path, remove_stale_partials};
 use crate::stylize::Stylizer;
 use crate::stylize::shared::SharedStylizer;
 
+use super::record::{Record, fingerprint_of, now_utc};
 use super::render::Renderer;
-use super::{Args, check_output, stylize_file};
+use super::{Args, RunInfo, check_output, stylize_file};
 
 /// What became of one job.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
-pub enum Outcome {
+pub(super) enum Outcome {
     Done {
         frames: u64,
         seconds: f64,
@@ -46,11 +47,11 @@ pub enum Outcome {
 
 /// One line of the report.
 #[derive(Debug, serde::Serialize)]
-struct FileReport<'a> {
-    input: &'a Path,
-    output: &'a Path,
+pub(super) struct FileReport<'a> {
+    pub input: &'a Path,
+    pub output: &'a Path,
     #[serde(flatten)]
-    outcome: &'a Outcome,
+    pub outcome: &'a Outcome,
 }
 
 /// Counts per outcome, with the frames and time of the finished files.
@@ -136,12 +137,23 @@ impl Summary {
 
 /// The JSON written by `--report`.
 #[derive(Debug, serde::Serialize)]
-struct Report<'a> {
-    vstyle: &'static str,
-    shard: Option<Shard>,
-    summary: &'a Summary,
-    files: Vec<FileReport<'a>>,
+pub(super) struct Report<'a> {
+    /// The report's format version (docs/report.md); 2 added the run's settings and times.
+    pub schema: u32,
+    pub vstyle: &'static str,
+    pub started: String,
+    pub finished: String,
+    /// What made the outputs: the model (by content), the style, the settings that change pixels.
+    pub settings: &'a Record,
+    /// The provider, precision and style that ran (absent when nothing had to run).
+    pub run: Option<&'a RunInfo>,
+    pub shard: Option<Shard>,
+    pub summary: &'a Summary,
+    pub files: Vec<FileReport<'a>>,
 }
+
+/// The report format's version.
+pub(super) const REPORT_SCHEMA: u32 = 2;
 
 /// The one-line reason for a failure, without repeating the input's path (the line starts with
 /// it).
@@ -174,9 +186,11 @@ pub fn is_batch(args: &Args) -> bool {
 pub fn run(
     args: &Args,
     cancel: &AtomicBool,
-    load: impl FnOnce() -> Result<(Box<dyn Stylizer>, String)>,
+    record: &Record,
+    load: impl FnOnce() -> Result<(Box<dyn Stylizer>, RunInfo)>,
 ) -> Result<()> {
     let started = Instant::now();
+    let started_at = now_utc();
     if let Some(out) = &args.output
         && out.exists()
         && !out.is_dir()
@@ -238,7 +252,20 @@ pub fn run(
     }
     // Only a complete file counts as done: one cut off by a crash or left broken by an older
     // version is redone.
-    let split = batch::split_done(mine.clone(), args.overwrite, looks_complete);
+    let fingerprint = record.fingerprint();
+    let mut other_settings = 0;
+    let split = batch::split_done(mine.clone(), args.overwrite, |out| {
+        if !looks_complete(out) {
+            return false;
+        }
+        // An output another run's settings made is redone (unless --resume-any); one that does
+        // not say (an older version's, a picture) is kept.
+        let same = args.resume_any || fingerprint_of(out).is_none_or(|f| f == fingerprint);
+        if !same {
+            other_settings += 1;
+        }
+        same
+    });
     // A killed run leaves its temporary file behind; it is never a finished file.
     for j in split.done.iter().chain(&split.to_run) {
         remove_stale_partials(&j.output);
@@ -249,11 +276,17 @@ pub fn run(
             split.done.len()
         ));
     }
+    if other_settings > 0 {
+        say(&format!(
+            "redoing {other_settings} file(s) made with other settings (--resume-any keeps them)"
+        ));
+    }
     let broken = split
         .to_run
         .iter()
         .filter(|j| !args.overwrite && j.output.exists())
-        .count();
+        .count()
+        - other_settings;
     if broken > 0 {
         say(&format!(
             "redoing {broken} file(s) whose output is there but incomplete"
@@ -265,13 +298,15 @@ pub fn run(
         .iter()
         .map(|j| (j.output.clone(), Outcome::Skipped))
         .collect();
+    let mut run_info = None;
     if !split.to_run.is_empty() {
-        let (stylizer, what) = load()?;
+        let (stylizer, info) = load()?;
         if !args.quiet {
-            say!("running on {what}");
+            say!("running on {}", info.describe());
         }
+        run_info = Some(info);
         let stylizer = SharedStylizer::new(stylizer);
-        let ran = run_jobs(args, &split.to_run, &stylizer, cancel);
+        let ran = run_jobs(args, &split.to_run, &stylizer, record, cancel);
         for (j, o) in split.to_run.iter().zip(ran) {
             outcomes.insert(j.output.clone(), o);
         }
@@ -287,7 +322,12 @@ pub fn run(
     }
     if let Some(target) = &report {
         let report = Report {
+            schema: REPORT_SCHEMA,
             vstyle: env!("CARGO_PKG_VERSION"),
+            started: started_at,
+            finished: now_utc(),
+            settings: record,
+            run: run_info.as_ref(),
             shard: shard.map(|(s, _)| s),
             summary: &summary,
             files: ordered
@@ -319,6 +359,7 @@ fn run_jobs(
     args: &Args,
     jobs: &[Job],
     stylizer: &SharedStylizer,
+    record: &Record,
     cancel: &AtomicBool,
 ) -> Vec<Outcome> {
     let encode = match super::encode_options(args) {
@@ -334,7 +375,7 @@ fn run_jobs(
                 .collect();
         }
     };
-    let frames = super::frame_options(args);
+    let frames = super::file_options(args);
     let renderer = Renderer::new(args.quiet, jobs.len());
     let progress = renderer.progress();
     let print = |line: &str| renderer.println(line);
@@ -358,6 +399,7 @@ fn run_jobs(
                         // is replaced. Otherwise a file another run finishes meanwhile stays.
                         let encode = EncodeOptions {
                             overwrite: args.overwrite || job.output.exists(),
+                            comment: Some(record.tag()),
                             ..encode.clone()
                         };
                         let result = prepare(job).and_then(|()| {
@@ -422,7 +464,7 @@ fn prepare(job: &Job) -> Result<()> {
 
 /// Where `--report` goes, checked before any work so a bad path costs nothing.
 #[derive(Debug, PartialEq)]
-enum ReportTarget {
+pub(super) enum ReportTarget {
     /// `-`
     Stdout,
     /// Something that is not a regular file (`/dev/stdout`, a FIFO, a terminal): written as it
@@ -438,7 +480,7 @@ impl ReportTarget {
     ///
     /// # Errors
     /// A usage error naming the path.
-    fn check(path: &Path) -> Result<Self> {
+    pub(super) fn check(path: &Path) -> Result<Self> {
         let bad = |m: String| Error::Usage(format!("--report {path:?}: {m}"));
         if path == Path::new("-") {
             return Ok(Self::Stdout);
@@ -469,7 +511,7 @@ impl ReportTarget {
         Ok(Self::File(target))
     }
 
-    fn write(&self, report: &Report<'_>) -> Result<()> {
+    pub(super) fn write(&self, report: &Report<'_>) -> Result<()> {
         let path = match self {
             Self::Stdout => Path::new("-"),
             Self::Stream(p) | Self::File(p) => p.as_path(),

@@ -33,6 +33,7 @@ macro_rules! say {
 
 mod batch;
 mod optimize;
+mod record;
 mod render;
 
 use std::io::IsTerminal;
@@ -44,7 +45,7 @@ use std::time::Instant;
 use clap::Parser;
 
 use crate::batch::Shard;
-use crate::decode::Source;
+use crate::decode::{Source, Window};
 use crate::encode::{EncodeOptions, Sink, is_image_path};
 use crate::error::{Error, Result};
 use crate::pipeline::{self, PipelineOptions};
@@ -82,6 +83,23 @@ pub struct Args {
     #[arg(short, long, help_heading = "Input")]
     pub recursive: bool,
 
+    /// Start at this time of the input (ffmpeg's -ss: seconds, or [HH:]MM:SS[.ms]); the output,
+    /// audio and subtitles included, starts there.
+    #[arg(long, value_name = "TIME", value_parser = parse_time, help_heading = "Input")]
+    pub start: Option<f64>,
+
+    /// Take this much of the input (ffmpeg's -t: seconds, or [HH:]MM:SS[.ms]).
+    #[arg(long, value_name = "TIME", value_parser = parse_time, help_heading = "Input")]
+    pub duration: Option<f64>,
+
+    /// Leave the audio out (ffmpeg's -an, which works too).
+    #[arg(long, help_heading = "Output")]
+    pub no_audio: bool,
+
+    /// Leave the subtitles out (ffmpeg's -sn, which works too).
+    #[arg(long, help_heading = "Output")]
+    pub no_subtitles: bool,
+
     /// Stylize only the first N frames (for quick trials).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Input")]
     pub limit: Option<u64>,
@@ -90,6 +108,11 @@ pub struct Args {
     /// extension [default: INPUT_styled.EXT beside the input].
     #[arg(short, long, value_name = "PATH", help_heading = "Output")]
     pub output: Option<PathBuf>,
+
+    /// In batch mode, keep every complete output, even one that other settings made (by
+    /// default those are redone).
+    #[arg(long, help_heading = "Output")]
+    pub resume_any: bool,
 
     /// Overwrite an existing output (in batch mode: redo files whose output exists, instead of
     /// skipping them).
@@ -120,6 +143,15 @@ pub struct Args {
     /// Encoder preset for x264/x265 (ultrafast … veryslow) [default: medium].
     #[arg(long, value_name = "PRESET", help_heading = "Output")]
     pub preset: Option<String>,
+
+    /// Target video bit rate (e.g. 4M, 800k) instead of a constant quality.
+    #[arg(long, value_name = "RATE", value_parser = parse_bitrate, help_heading = "Output")]
+    pub bitrate: Option<u64>,
+
+    /// An option for the video encoder, as ffmpeg's -x264-params style key=value (repeatable:
+    /// --encoder-opt tune=film --encoder-opt g=50).
+    #[arg(long = "encoder-opt", value_name = "KEY=VALUE", value_parser = parse_key_value, help_heading = "Output")]
+    pub encoder_opt: Vec<String>,
 
     /// Pixel format to encode in (yuv420p, yuv444p, gbrp, …) [default: the input's, if the encoder takes it].
     #[arg(long, value_name = "FMT", help_heading = "Output")]
@@ -262,6 +294,46 @@ fn parse_unit(s: &str) -> std::result::Result<f32, String> {
     }
 }
 
+/// ffmpeg's time syntax: `90`, `90.5`, `1:30`, `00:01:30.5`.
+fn parse_time(s: &str) -> std::result::Result<f64, String> {
+    let bad = || format!("{s:?} is not a time (seconds, or [HH:]MM:SS[.ms])");
+    let mut secs = 0.0;
+    let parts: Vec<&str> = s.trim().split(':').collect();
+    if parts.len() > 3 {
+        return Err(bad());
+    }
+    for p in &parts {
+        let v: f64 = p.parse().map_err(|_| bad())?;
+        if !v.is_finite() || v < 0.0 {
+            return Err(bad());
+        }
+        secs = secs * 60.0 + v;
+    }
+    Ok(secs)
+}
+
+/// `4M`, `800k`, `2500000` → bits per second.
+fn parse_bitrate(s: &str) -> std::result::Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 1e3),
+        Some('m' | 'M') => (&t[..t.len() - 1], 1e6),
+        Some('g' | 'G') => (&t[..t.len() - 1], 1e9),
+        _ => (t, 1.0),
+    };
+    match num.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok((v * mult).round() as u64),
+        _ => Err(format!("{s:?} is not a bit rate (e.g. 4M, 800k)")),
+    }
+}
+
+fn parse_key_value(s: &str) -> std::result::Result<String, String> {
+    match s.split_once('=') {
+        Some((k, _)) if !k.trim().is_empty() => Ok(s.to_string()),
+        _ => Err(format!("{s:?} is not KEY=VALUE")),
+    }
+}
+
 fn parse_format(s: &str) -> std::result::Result<String, String> {
     let ext = s.trim_start_matches('.').to_ascii_lowercase();
     if ext.is_empty() || !ext.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -355,8 +427,14 @@ pub fn check_output(job: &Job, overwrite: bool) -> Result<()> {
 pub fn main() -> ExitCode {
     let command = <Args as clap::CommandFactory>::command()
         .long_version(&*Box::leak(long_version().into_boxed_str()));
+    // ffmpeg's -an and -sn, as its users type them.
+    let argv = std::env::args_os().map(|a| match a.to_str() {
+        Some("-an") => "--no-audio".into(),
+        Some("-sn") => "--no-subtitles".into(),
+        _ => a,
+    });
     let args = match command
-        .try_get_matches()
+        .try_get_matches_from(argv)
         .and_then(|m| <Args as clap::FromArgMatches>::from_arg_matches(&m))
     {
         Ok(a) => a,
@@ -507,12 +585,12 @@ pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
                 "--workers is for one file; in batch mode -j runs files side by side on one session".into(),
             ));
         }
-        return batch::run(args, cancel, || load_stylizer(args));
+        let record = run_record(args, mode)?;
+        return batch::run(args, cancel, &record, || load_stylizer(args));
     }
     for (given, flag) in [
         (args.recursive, "--recursive"),
         (args.shard.is_some(), "--shard"),
-        (args.report.is_some(), "--report"),
         (args.jobs > 1, "--jobs"),
     ] {
         if given {
@@ -567,12 +645,21 @@ pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
         }
     };
     check_output(&job, args.overwrite)?;
+    let report = args
+        .report
+        .as_deref()
+        .map(batch::ReportTarget::check)
+        .transpose()?;
+    let started_at = record::now_utc();
     // Open the input first: a bad input is reported before the (slower) model load.
     Source::open(&job.input)?;
+    let record = run_record(args, mode)?;
+    let mut run_info = None;
     let (mut stylizers, provider) = match mode {
         Mode::Feedforward => {
             let loaded = load_stylizers(args, None)?;
-            let what = loaded.describe();
+            let what = loaded.info.describe();
+            run_info = Some(loaded.info);
             (loaded.stylizers, what)
         }
         Mode::Optimize => {
@@ -593,17 +680,51 @@ pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
             )
         }
     };
-    let encode = encode_options(args)?;
-    let frames = frame_options(args);
+    let encode = EncodeOptions {
+        comment: Some(record.tag()),
+        ..encode_options(args)?
+    };
+    let frames = file_options(args);
     let renderer = render::Renderer::new(args.quiet, 1);
-    let stats = stylize_file(
+    let result = stylize_file(
         &job,
         &mut stylizers,
         &encode,
         &frames,
         cancel,
         renderer.progress(),
-    )?;
+    );
+    if let Some(target) = &report {
+        let outcome = match &result {
+            Ok(s) => batch::Outcome::Done {
+                frames: s.frames,
+                seconds: s.seconds,
+                warnings: s.warnings.clone(),
+            },
+            Err(Error::Cancelled) => batch::Outcome::Interrupted,
+            Err(e) => batch::Outcome::Failed {
+                error: e.to_string(),
+            },
+        };
+        let seconds = result.as_ref().map_or(0.0, |s| s.seconds);
+        let summary = batch::Summary::of([&outcome], seconds);
+        target.write(&batch::Report {
+            schema: batch::REPORT_SCHEMA,
+            vstyle: env!("CARGO_PKG_VERSION"),
+            started: started_at,
+            finished: record::now_utc(),
+            settings: &record,
+            run: run_info.as_ref(),
+            shard: None,
+            summary: &summary,
+            files: vec![batch::FileReport {
+                input: &job.input,
+                output: &job.output,
+                outcome: &outcome,
+            }],
+        })?;
+    }
+    let stats = result?;
     for w in &stats.warnings {
         // Warnings show even with -q: they say the output may not be what was expected.
         say!("warning: {}: {w}", job.input.display());
@@ -628,18 +749,18 @@ pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
     Ok(())
 }
 
-/// The networks of a run, and what they are.
-struct Loaded {
-    stylizers: Vec<Box<dyn Stylizer>>,
-    provider: &'static str,
+/// What runs: the provider, the precision and the style, for the summary line and the report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunInfo {
+    pub provider: &'static str,
     /// `fp32`, `int8`, `fp16`.
-    precision: &'static str,
+    pub precision: &'static str,
     /// The style painted, when the model says (a multi-style choice, a style image, a name).
-    style: Option<String>,
+    pub style: Option<String>,
 }
 
-impl Loaded {
-    /// "CPU" or "CPU, style starry_night", for the summary line.
+impl RunInfo {
+    /// "CPU, fp32" or "CPU, int8, style starry_night", for the summary line.
     fn describe(&self) -> String {
         let mut s = format!("{}, {}", self.provider, self.precision);
         if let Some(style) = &self.style {
@@ -649,12 +770,17 @@ impl Loaded {
     }
 }
 
+/// The networks of a run, and what they are.
+struct Loaded {
+    stylizers: Vec<Box<dyn Stylizer>>,
+    info: RunInfo,
+}
+
 /// Loads the network the arguments name (once per run, whatever the number of files); returns
-/// it with the execution provider's name and the style.
-fn load_stylizer(args: &Args) -> Result<(Box<dyn Stylizer>, String)> {
+/// it with what runs.
+fn load_stylizer(args: &Args) -> Result<(Box<dyn Stylizer>, RunInfo)> {
     let mut loaded = load_stylizers(args, Some(1))?;
-    let what = loaded.describe();
-    Ok((loaded.stylizers.remove(0), what))
+    Ok((loaded.stylizers.remove(0), loaded.info))
 }
 
 /// The style the arguments ask a feed-forward network for.
@@ -727,10 +853,30 @@ fn load_stylizers(args: &Args, workers: Option<usize>) -> Result<Loaded> {
     }
     Ok(Loaded {
         stylizers: all,
-        provider,
-        precision,
-        style: label,
+        info: RunInfo {
+            provider,
+            precision,
+            style: label,
+        },
     })
+}
+
+/// What makes this run's outputs (`record::Record`): the model file that runs and every setting
+/// that changes pixels.
+fn run_record(args: &Args, mode: Mode) -> Result<record::Record> {
+    let model = match mode {
+        Mode::Feedforward => {
+            let env = runtime::environment(args.ort_lib.as_deref())?;
+            Some(model_in_precision(
+                &model_path(args)?,
+                args.precision,
+                env,
+                args.device,
+            )?)
+        }
+        Mode::Optimize => None,
+    };
+    record::Record::new(args, mode, model.as_ref().map(|(p, pr)| (p.as_path(), *pr)))
 }
 
 /// The file of `model` in the precision asked for, and that precision's name. `auto` takes the
@@ -872,14 +1018,20 @@ fn suffixed(path: &Path, suffix: &str, ext: &str) -> PathBuf {
 }
 
 /// What happens to the frames: the post-processing, the frame limit, the temporal blend.
-fn frame_options(args: &Args) -> pipeline::FrameOptions {
-    pipeline::FrameOptions {
+fn file_options(args: &Args) -> pipeline::FileOptions {
+    pipeline::FileOptions {
         adjust: Adjust {
             strength: args.strength,
             preserve_colors: args.preserve_colors,
         },
         limit: args.limit,
         temporal: args.temporal,
+        window: (args.start.is_some() || args.duration.is_some()).then(|| Window {
+            start: args.start.unwrap_or(0.0),
+            duration: args.duration,
+        }),
+        audio: !args.no_audio,
+        subtitles: !args.no_subtitles,
     }
 }
 
@@ -901,6 +1053,14 @@ fn encode_options(args: &Args) -> Result<EncodeOptions> {
         preset: args.preset.clone(),
         pixel_format,
         overwrite: args.overwrite,
+        bitrate: args.bitrate,
+        encoder_opts: args
+            .encoder_opt
+            .iter()
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+            .collect(),
+        comment: None,
     })
 }
 
@@ -912,13 +1072,16 @@ pub fn stylize_file(
     job: &Job,
     stylizers: &mut [Box<dyn Stylizer>],
     encode: &EncodeOptions,
-    frames: &pipeline::FrameOptions,
+    file: &pipeline::FileOptions,
     cancel: &AtomicBool,
     progress: &dyn Progress,
 ) -> Result<pipeline::FileStats> {
     let started = Instant::now();
     let result = (|| {
         let mut source = Source::open(&job.input)?;
+        if let Some(w) = file.window {
+            source.set_window(w);
+        }
         let (uw, uh) = source.info.upright_size();
         let (pw, ph) = stylizers[0].processing_size(uw, uh);
         source.set_output_size(pw, ph);
@@ -929,7 +1092,7 @@ pub fn stylize_file(
         let limit = if is_image_path(&job.output) {
             Some(1)
         } else {
-            frames.limit
+            file.limit
         };
         let mut info = source.info.clone();
         if stylizers[0].output_at_processing_size() {
@@ -938,17 +1101,26 @@ pub fn stylize_file(
             info.quarter_turns = 0;
             info.display_matrix = None;
         }
-        let sink = Sink::create(&job.output, &info, &source.copyable_streams(), encode)?;
+        let copied: Vec<_> = source
+            .copyable_streams()
+            .into_iter()
+            .filter(|(_, params, _)| match params.medium() {
+                ffmpeg_next::media::Type::Audio => file.audio,
+                ffmpeg_next::media::Type::Subtitle => file.subtitles,
+                _ => true,
+            })
+            .collect();
+        let sink = Sink::create(&job.output, &info, &copied, encode)?;
         pipeline::run(
             source,
             sink,
             stylizers,
             &PipelineOptions {
-                adjust: frames.adjust,
+                adjust: file.adjust,
                 limit,
                 cancel,
                 progress,
-                temporal: frames.temporal,
+                temporal: file.temporal,
             },
         )
     })();

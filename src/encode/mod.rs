@@ -37,6 +37,13 @@ pub struct EncodeOptions {
     /// Replace a file at the final name (`-y`, or an incomplete output being redone); without
     /// it a file another run finished meanwhile is left as it is.
     pub overwrite: bool,
+    /// Target bit rate in bits/s (`--bitrate`), instead of a constant quality.
+    pub bitrate: Option<u64>,
+    /// Options passed to the video encoder as they are (`--encoder-opt key=value`), after
+    /// vstyle's own, so they win.
+    pub encoder_opts: Vec<(String, String)>,
+    /// Written into the output's `comment` metadata (what made it: see the CLI's record).
+    pub comment: Option<String>,
 }
 
 pub use crate::output::partial_path;
@@ -210,7 +217,15 @@ impl Sink {
                 | "libsvtav1"
         );
         let takes_preset = matches!(name, "libx264" | "libx264rgb" | "libx265" | "libsvtav1");
-        if takes_crf {
+        if let Some(rate) = opts.bitrate {
+            ctx.set_bit_rate(rate as usize);
+            if opts.crf.is_some() {
+                tracing::warn!(
+                    "{}: --crf and --bitrate both given; the bit rate is used",
+                    output.display()
+                );
+            }
+        } else if takes_crf {
             dict.set("crf", &opts.crf.unwrap_or(18).to_string());
         } else if opts.crf.is_some() {
             tracing::warn!(
@@ -226,9 +241,12 @@ impl Sink {
                 output.display()
             );
         }
-        if name.starts_with("libvpx") {
+        if name.starts_with("libvpx") && opts.bitrate.is_none() {
             // libvpx treats crf as a cap unless the bitrate is 0.
             dict.set("b", "0");
+        }
+        for (k, v) in &opts.encoder_opts {
+            dict.set(k, v);
         }
         let encoder = ctx.open_as_with(codec, dict).map_err(|e| {
             err(format!(
@@ -319,6 +337,11 @@ impl Sink {
         }
         if matches!(octx.format().name(), n if n.contains("mp4") || n.contains("mov")) {
             header.set("movflags", "+faststart");
+        }
+        if let Some(c) = &opts.comment {
+            let mut meta = ffmpeg::Dictionary::new();
+            meta.set("comment", c);
+            octx.set_metadata(meta);
         }
         octx.write_header_with(header)
             .map_err(|e| err(format!("cannot write header ({e})")))?;

@@ -72,14 +72,19 @@ pub struct FileStats {
     pub warnings: Vec<String>,
 }
 
-/// What happens to the frames of a file, besides the stylizer.
+/// How each file is read and what happens to its frames, besides the stylizer.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct FrameOptions {
+pub struct FileOptions {
     pub adjust: Adjust,
     /// Stylize only the first N frames.
     pub limit: Option<u64>,
     /// `--temporal` strength.
     pub temporal: Option<f32>,
+    /// `--start`/`--duration`.
+    pub window: Option<crate::decode::Window>,
+    /// Copy the audio and the subtitles (`-an`, `-sn` turn them off).
+    pub audio: bool,
+    pub subtitles: bool,
 }
 
 /// The run-wide settings of the pipeline.

@@ -1,0 +1,184 @@
+//! What made an output: the model (by content), the style and every setting that changes the
+//! pixels. Its fingerprint goes into each output's metadata, so resume redoes outputs that other
+//! settings made; the whole record goes into the report.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::{Args, optimize::Mode};
+use crate::error::{Error, Result};
+
+/// The settings that change an output's pixels.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Record {
+    pub mode: &'static str,
+    /// The model file that runs (after `--precision`), and its SHA-256.
+    pub model: Option<PathBuf>,
+    pub model_sha256: Option<String>,
+    pub precision: Option<&'static str>,
+    /// `--style-name`, `--style-mix`, or the style image and its SHA-256.
+    pub style: Option<String>,
+    pub style_image_sha256: Option<String>,
+    pub strength: f32,
+    pub preserve_colors: bool,
+    pub max_side: Option<u32>,
+    pub temporal: Option<f32>,
+    pub value_range: Option<String>,
+    pub codec: Option<String>,
+    pub crf: Option<u32>,
+    pub preset: Option<String>,
+    pub pix_fmt: Option<String>,
+    pub encoder_opts: Vec<String>,
+    /// Optimisation mode's flags, as given.
+    pub optimize: Option<String>,
+}
+
+/// The SHA-256 of a file, in hex.
+///
+/// # Errors
+/// An unreadable file.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => return Err(Error::input(path, "is a folder")),
+        Ok(m) if !m.is_file() => return Err(Error::input(path, "not a regular file")),
+        _ => {}
+    }
+    let mut f =
+        std::fs::File::open(path).map_err(|e| Error::input(path, crate::decode::io_problem(&e)))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| Error::input(path, format!("cannot read it ({e})")))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Record {
+    /// The record of this command line; `model` is the file that runs (`None` in optimisation
+    /// mode) with its precision.
+    ///
+    /// # Errors
+    /// An unreadable model or style image.
+    pub fn new(args: &Args, mode: Mode, model: Option<(&Path, &'static str)>) -> Result<Self> {
+        // A model that cannot be read is a model problem (exit 2), named as such.
+        let model_sha256 = model
+            .map(|(p, _)| {
+                sha256_file(p).map_err(|e| match e {
+                    Error::Input { path, message } => Error::model(path, message),
+                    other => other,
+                })
+            })
+            .transpose()?;
+        let (style, style_image_sha256) =
+            match (&args.style_name, &args.style_mix, &args.optimize.style) {
+                (Some(n), _, _) => (Some(n.clone()), None),
+                (_, Some(m), _) => (Some(m.clone()), None),
+                (_, _, Some(img)) => (Some(img.display().to_string()), Some(sha256_file(img)?)),
+                _ => (None, None),
+            };
+        Ok(Self {
+            mode: match mode {
+                Mode::Feedforward => "feedforward",
+                Mode::Optimize => "optimize",
+            },
+            model: model.map(|(p, _)| p.to_path_buf()),
+            model_sha256,
+            precision: model.map(|(_, p)| p),
+            style,
+            style_image_sha256,
+            strength: args.strength,
+            preserve_colors: args.preserve_colors,
+            max_side: args.max_side,
+            temporal: args.temporal,
+            value_range: args.value_range.map(|r| format!("{r:?}")),
+            codec: args.codec.clone(),
+            crf: args.crf,
+            preset: args.preset.clone(),
+            pix_fmt: args.pix_fmt.clone(),
+            encoder_opts: args.encoder_opt.clone(),
+            optimize: (mode == Mode::Optimize).then(|| format!("{:?}", args.optimize)),
+        })
+    }
+
+    /// A short fingerprint of everything but the model's path (a model moved elsewhere is the
+    /// same model): 16 hex digits of the SHA-256 of the record.
+    pub fn fingerprint(&self) -> String {
+        let mut r = self.clone();
+        r.model = None;
+        if r.style_image_sha256.is_some() {
+            r.style = None;
+        }
+        let json = serde_json::to_string(&r).expect("a record serialises");
+        hex(&Sha256::digest(json.as_bytes()))[..16].to_string()
+    }
+
+    /// The text written into each output's metadata (`comment`).
+    pub fn tag(&self) -> String {
+        format!("{TAG_PREFIX}{}", self.fingerprint())
+    }
+}
+
+/// How the tag starts, so other comments are told apart.
+pub const TAG_PREFIX: &str = "vstyle settings ";
+
+/// The fingerprint an existing output was made with, when it says.
+pub fn fingerprint_of(output: &Path) -> Option<String> {
+    crate::init_ffmpeg();
+    let input = ffmpeg_next::format::input(output).ok()?;
+    let comment = input.metadata().get("comment")?.to_string();
+    comment.strip_prefix(TAG_PREFIX).map(str::to_string)
+}
+
+/// The time now as RFC 3339 UTC (`2026-11-30T06:20:00Z`).
+pub fn now_utc() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    rfc3339(secs)
+}
+
+fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_rfc3339_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_796_019_600), "2026-11-30T06:20:00Z");
+    }
+}
