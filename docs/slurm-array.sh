@@ -24,6 +24,8 @@ set -euo pipefail
 in=${1:?usage: sbatch slurm-array.sh INPUT_DIR OUTPUT_DIR MODEL.onnx}
 out=${2:?usage: sbatch slurm-array.sh INPUT_DIR OUTPUT_DIR MODEL.onnx}
 model=${3:?usage: sbatch slurm-array.sh INPUT_DIR OUTPUT_DIR MODEL.onnx}
+# VSTYLE may name a container command too, e.g. "apptainer exec vstyle.sif vstyle" for the image
+# built from the repository's Containerfile.
 vstyle=${VSTYLE:-vstyle}
 
 export VSTYLE_SHARD_COUNT=${VSTYLE_SHARD_COUNT:-8} # = the number of tasks in --array=0-7
@@ -31,6 +33,6 @@ export VSTYLE_SHARD_COUNT=${VSTYLE_SHARD_COUNT:-8} # = the number of tasks in --
 mkdir -p "$out"
 # Exit codes: 0 all done, 1 some files failed (listed in the log and the report), 2 usage error,
 # 130 interrupted (scancel, time limit): resubmit to resume.
-exec "$vstyle" "$in" --recursive --model "$model" -o "$out" \
+exec $vstyle "$in" --recursive --model "$model" -o "$out" \
   --report "$out/report-${SLURM_ARRAY_TASK_ID}.json" \
   ${SLURM_CPUS_PER_TASK:+--threads "$SLURM_CPUS_PER_TASK"}
