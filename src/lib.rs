@@ -18,6 +18,13 @@
 //! - [`pipeline`] runs those stages for one file; [`batch`] turns inputs and folders into a sorted,
 //!   shardable list of jobs; [`cli`] runs them.
 
+// Every dependency is used by the library (main.rs only calls it), so an unused one is a
+// mistake: a warning, and an error under CI's `clippy -D warnings`.
+#![warn(unused_crate_dependencies)]
+
+// argmin's vector maths comes from this crate's `vec` feature; nothing names it directly.
+use argmin_math as _;
+
 pub mod batch;
 pub mod cli;
 pub mod decode;
