@@ -22,6 +22,7 @@ REPO = os.path.dirname(MODELS)
 sys.path.insert(0, MODELS)
 import evaluate  # noqa: E402
 import prepare_vgg  # noqa: E402
+import quantize  # noqa: E402
 import transformer_net  # noqa: E402
 
 VGG_ONNX = os.path.join(MODELS, "vgg16_features.onnx")
@@ -478,6 +479,166 @@ class EvaluateLosses(unittest.TestCase):
             self.assertAlmostEqual(rows[1]["s_out"], np.mean([r["s_out"] for r in by_name]))
             self.assertNotEqual(rows[0]["s_out"], rows[1]["s_out"])
             self.assertIn("| b | bee.png | 2 |", evaluate.styles_table(rows, [1, 2, 3], 4))
+
+
+def write_calibration_photos(folder, n=4):
+    """`n` small seeded photos of different sizes in `folder` (created)."""
+    os.makedirs(folder)
+    for i in range(n):
+        save_png(os.path.join(folder, f"c{i}.png"), synthetic_rgb(60 + 8 * i, 80 - 6 * i, seed=20 + i))
+    return folder
+
+
+def snr_db(got, want):
+    """Signal-to-noise ratio (dB) of `got` against `want`: var(want) / mean((got - want)^2).
+    Unlike PSNR it does not grow with the output's distance from the peak, so it fails when the
+    int8 network loses the float network's picture."""
+    return float(10 * np.log10(np.var(want) / np.mean((got - want) ** 2)))
+
+
+def psnr_db(got, want):
+    """PSNR (dB, peak 255) of `got` against `want`, both clamped to 0..255 (as vstyle and
+    benches/int8.py do)."""
+    mse = np.mean((np.clip(got, 0, 255).astype(np.float64) - np.clip(want, 0, 255)) ** 2)
+    return float(10 * np.log10(255.0 ** 2 / mse))
+
+
+class Int8Quantize(unittest.TestCase):
+    """models/quantize.py on small models: QDQ int8 with calibration, metadata kept, any size."""
+
+    def test_multi_style_int8_model(self):
+        import onnx
+        import onnxruntime as ort
+        params = multi_style_params(seed=3, n_styles=2)
+        params["conv4.weight"] *= 30        # an output with contrast (the init's is near-flat grey)
+        for norm in transformer_net.norm_names():     # style b: 2x wider activations than style a,
+            params[f"{norm}.scale"][1] *= 2           # so calibrating on style a alone clips style b
+        with tempfile.TemporaryDirectory() as d:
+            fp32, int8 = os.path.join(d, "m.onnx"), os.path.join(d, "m.int8.onnx")
+            transformer_net.export_onnx(params, fp32, styles=["a", {"name": "b", "title": "B"}],
+                                        metadata={"vstyle.trained_by": "test"})
+            calib = write_calibration_photos(os.path.join(d, "calib"))
+            recipe = quantize.quantize(fp32, int8, calib, count=4, size="48..64")
+
+            self.assertEqual(onnx_io(int8), onnx_io(fp32))        # input [N,3,H,W] + style [2]
+            meta, meta_fp32 = transformer_net.read_metadata(int8), transformer_net.read_metadata(fp32)
+            self.assertEqual({k: meta[k] for k in meta_fp32}, meta_fp32)      # vstyle.styles etc. kept
+            self.assertEqual(meta["vstyle.precision"], "int8")
+            self.assertEqual(json.loads(meta["vstyle.quantization"]), recipe)
+            self.assertEqual((recipe["float"], recipe["blocked"]), (["conv1"], ["conv4"]))
+            self.assertEqual(recipe["calibration"]["photos"], 4)
+
+            m = onnx.load(int8)
+            ops = [n.op_type for n in m.graph.node]
+            self.assertGreaterEqual(ops.count("QuantizeLinear"), 14)       # every conv but conv1
+            self.assertEqual(ops.count("Conv"), 16)
+            weights = {i.name: i.data_type for i in m.graph.initializer}
+            self.assertEqual(weights["conv1.weight"], onnx.TensorProto.FLOAT)
+            self.assertEqual(weights["res3.conv1.weight_quantized"], onnx.TensorProto.INT8)
+            # Reflect pads and upsamplings run on the uint8 tensors: QuantizeLinear comes first.
+            producer = {o: n.op_type for n in m.graph.node for o in n.output}
+            pads = [n for n in m.graph.node if n.op_type == "Pad" and n.name != "conv1.pad"]
+            self.assertTrue(pads and all(producer[n.input[0]] in ("QuantizeLinear", "Resize", "Pad")
+                                         for n in pads), [(n.name, producer[n.input[0]]) for n in pads])
+
+            f, q = ort.InferenceSession(fp32), ort.InferenceSession(int8)
+            for h, w in [(37, 53), (61, 45)]:              # odd sizes, not multiples of 4
+                x = synthetic_rgb(h, w, seed=h)
+                for s in range(2):
+                    one_hot = np.eye(2, dtype=np.float32)
+                    want = f.run(None, {"input": x, "style": one_hot[s]})[0]
+                    got = q.run(None, {"input": x, "style": one_hot[s]})[0]
+                    other = f.run(None, {"input": x, "style": one_hot[1 - s]})[0]
+                    self.assertEqual(got.shape, x.shape)
+                    self.assertGreater(snr_db(got, want), 10, (h, w, s))     # 13.7-18.3 dB here
+                    self.assertGreater(psnr_db(got, want), 35, (h, w, s))    # 39.1-41.4 dB
+                    self.assertLess(snr_db(other, want), 3, (h, w, s))       # the measure can fail
+
+    def test_rewrites_are_exact(self):
+        """The blocked conv computes the conv's sums; moving QuantizeLinear before the pads and
+        upsamplings changes no output value."""
+        import onnx
+        import onnxruntime as ort
+        with tempfile.TemporaryDirectory() as d:
+            fp32, blocked = os.path.join(d, "t.onnx"), os.path.join(d, "b.onnx")
+            params = transformer_net.init_params(seed=7)
+            params["conv4.weight"] *= 30
+            transformer_net.export_onnx(params, fp32)
+            m = onnx.load(fp32)
+            quantize.blocked_conv(m, "conv4")
+            onnx.save(m, blocked)
+            self.assertIn("SpaceToDepth", {n.op_type for n in m.graph.node})
+            f, b = ort.InferenceSession(fp32), ort.InferenceSession(blocked)
+            for h, w in [(37, 53), (40, 41), (12, 9)]:
+                x = synthetic_rgb(h, w, seed=w)
+                want, got = f.run(None, {"input": x})[0], b.run(None, {"input": x})[0]
+                self.assertEqual(got.shape, want.shape)
+                self.assertLess(rel_err(got, want), 1e-5, (h, w))
+
+            late, early = os.path.join(d, "late.onnx"), os.path.join(d, "early.onnx")
+            calib = write_calibration_photos(os.path.join(d, "calib"), 2)
+            quantize.quantize(fp32, late, calib, count=2, size="48", early=False)
+            m = onnx.load(late)
+            self.assertEqual(quantize.quantize_early(m), 15)   # one per quantised conv (conv1 is float)
+            onnx.save(m, early)
+            a, b = ort.InferenceSession(late), ort.InferenceSession(early)
+            x = synthetic_rgb(45, 38, seed=4)
+            np.testing.assert_array_equal(a.run(None, {"input": x})[0], b.run(None, {"input": x})[0])
+
+    def test_calibration_images_and_reader(self):
+        with tempfile.TemporaryDirectory() as d:
+            photos = quantize.list_photos(write_calibration_photos(os.path.join(d, "c"), 3))
+            a = quantize.calibration_images(photos, 5, (40, 64), seed=1)
+            b = quantize.calibration_images(photos, 5, (40, 64), seed=1)
+            c = quantize.calibration_images(photos, 5, (40, 64), seed=2)
+        self.assertEqual(len(a), 5)
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)                      # seeded
+        self.assertFalse(all(x.shape == y.shape and np.array_equal(x, y) for x, y in zip(a, c)))
+        for x in a:
+            self.assertEqual((x.dtype, x.shape[:2]), (np.float32, (1, 3)))
+            self.assertTrue(40 <= max(x.shape[2:]) <= 64 + 3 and x.shape[2] % 4 == 0 and x.shape[3] % 4 == 0,
+                            x.shape)
+            self.assertTrue(0 <= x.min() and x.max() <= 255)
+        reader = quantize.PhotoReader(a, "input", "style", 2)
+        self.assertEqual(len(reader), 5)
+        feeds = list(iter(reader.get_next, None))
+        self.assertEqual([int(f["style"].argmax()) for f in feeds], [0, 1, 0, 1, 0])   # every style
+        reader.set_range(1, 3)
+        self.assertEqual(len(list(iter(reader.get_next, None))), 2)
+
+    def test_cli_on_small_conv(self):
+        """The command line on tests/data/small_conv.onnx (unnamed nodes, convs with built-in
+        padding, so not blocked): writes a runnable int8 model; refuses a recipe that quantises
+        nothing and unknown node names."""
+        import onnxruntime as ort
+        model = os.path.join(REPO, "tests", "data", "small_conv.onnx")
+        script = os.path.join(MODELS, "quantize.py")
+        with tempfile.TemporaryDirectory() as d:
+            calib = write_calibration_photos(os.path.join(d, "calib"), 3)
+            out = os.path.join(d, "s.int8.onnx")
+            run = lambda *a: subprocess.run([sys.executable, script, model, "-o", out, "--calib", calib,
+                                             "--count", "3", "--size", "32..40", *a],
+                                            capture_output=True, text=True)
+            r = run("--keep-float", "", "--method", "minmax")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("wrote", r.stdout)
+            meta = transformer_net.read_metadata(out)
+            self.assertEqual(meta["vstyle.precision"], "int8")
+            recipe = json.loads(meta["vstyle.quantization"])
+            self.assertEqual((recipe["float"], recipe["blocked"], recipe["calibration"]["method"]),
+                             ([], [], "minmax"))
+            x = synthetic_rgb(33, 47, seed=1)
+            want = ort.InferenceSession(model).run(None, {"input": x})[0]
+            got = ort.InferenceSession(out).run(None, {"input": x})[0]
+            self.assertEqual(got.shape, want.shape)
+            self.assertGreater(snr_db(got, want), 25)
+            r = run("--keep-float", "first,last")       # both convs: nothing left to quantise
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("no conv to quantise", r.stderr)
+            r = run("--keep-float", "nosuch")
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("no node named 'nosuch'", r.stderr)
 
 
 class Fixtures(unittest.TestCase):
