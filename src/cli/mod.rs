@@ -203,8 +203,8 @@ pub struct Args {
 
     /// Keep the painted texture on the moving objects: blend each frame with the previous
     /// output moved by the input's motion, where the input shows the same surface
-    /// (strength 0..1 [default: 0.5 when given without a value]).
-    #[arg(long, value_name = "0..1", num_args = 0..=1, default_missing_value = "0.5", value_parser = parse_unit, help_heading = "Style")]
+    /// (strength 0..1 [default: 0.8 when given without a value]).
+    #[arg(long, value_name = "0..1", num_args = 0..=1, default_missing_value = "0.8", value_parser = parse_unit, help_heading = "Style")]
     pub temporal: Option<f32>,
 
     /// Bound the processing resolution's longer side (the output keeps the input's size).
