@@ -25,7 +25,9 @@ CATALOG=${CATALOG:-models/paintings.json}
 if [ -n "$STYLES" ]; then RUNS=${RUNS:-"mean:5"}; else RUNS=${RUNS:-"mean:5 mean:2.5"}; fi
 SEED=${SEED:-0}
 BATCH=${BATCH:-8}
-EXTRA=${EXTRA:-}
+# Multi-style networks are for video: they train with the temporal stability term (Wang et al.
+# 2020; models/README.md) unless EXTRA is given.
+if [ -n "$STYLES" ]; then EXTRA=${EXTRA-"--temporal-weight 50"}; else EXTRA=${EXTRA:-}; fi
 PY=${PYTHON:-python3}
 if [ -n "$STYLES" ]; then style_in="$IN/styles"; else style_in="$IN/style.jpg"; fi
 for p in "$IN/train" "$IN/content" "$style_in" "$IN/vgg16_conv1_10.npz"; do

@@ -17,7 +17,10 @@ Losses (the convention of Johnson's reference code, which used the same Caffe VG
                 sum((G - A)^2)                     (--style-norm sum, plain squared Frobenius), or
                 sum((G - A)^2) / (L.|A|^2)         (--style-norm relative: scale-free per layer)
   tv      = sum of squared neighbour differences of y (0..255), averaged over the batch
-  total   = content_weight.content + style_weight.style + tv_weight.tv
+  temporal = mean((T(warp(x) + n) - warp(T(x)))^2) over a random smooth warp and Gaussian noise n
+            (Wang et al. 2020, "Consistent Video Style Transfer via Compound Regularization";
+            only with --temporal-weight > 0, training only: the exported network is unchanged)
+  total   = content_weight.content + style_weight.style + tv_weight.tv [+ temporal_weight.temporal]
 Adam is scale-invariant, so only the ratios of the weights matter.
 
 Several --style images (or --multi) train one multi-style network (conditional instance norm,
@@ -272,6 +275,54 @@ def load_init(path, fresh, names=None):
     return src
 
 
+# ---------------------------------------------------------------- temporal stability
+def warp_coords(h, w, local=None, shift=(0.0, 0.0), angle=0.0, zoom=1.0):
+    """Sampling coordinates [2, h, w] (row, column, in pixels) of a smooth warp: a global similarity
+    (rotation `angle` in radians and scale `zoom` about the centre, then translation `shift` =
+    (dy, dx)) plus a local displacement field `local` ([2, h, w] or None). warp(img)(p) =
+    img(coords(p)): all zero / one gives the identity grid; shift (2, 3) samples 2 rows below and
+    3 columns right, i.e. moves the image content up by 2 and left by 3 pixels."""
+    import jax.numpy as jnp
+    yy, xx = jnp.meshgrid(jnp.arange(h, dtype=jnp.float32), jnp.arange(w, dtype=jnp.float32), indexing="ij")
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+    c, s = jnp.cos(angle) * zoom, jnp.sin(angle) * zoom
+    sy = cy + c * (yy - cy) - s * (xx - cx) + shift[0]
+    sx = cx + s * (yy - cy) + c * (xx - cx) + shift[1]
+    coords = jnp.stack([sy, sx])
+    return coords if local is None else coords + local
+
+
+def random_warp_coords(key, n, h, w, magnitude, grid=4):
+    """Per image a random smooth warp of at most ~`magnitude` pixels ([n, 2, h, w] coordinates):
+    a `grid` x `grid` field of displacements uniform in [-magnitude, magnitude], upsampled
+    bilinearly to h x w, plus a global translation (uniform, |dy|, |dx| <= magnitude), rotation and
+    zoom (each moving a point at half the crop's side from the centre by at most `magnitude`
+    pixels). magnitude 0 gives the identity."""
+    import jax
+    import jax.numpy as jnp
+    k1, k2, k3, k4 = jax.random.split(key, 4)
+    half = max(h, w) / 2
+    local = jax.random.uniform(k1, (n, 2, grid, grid), minval=-1.0, maxval=1.0) * magnitude
+    local = jax.image.resize(local, (n, 2, h, w), "linear")
+    shift = jax.random.uniform(k2, (n, 2), minval=-1.0, maxval=1.0) * magnitude
+    angle = jax.random.uniform(k3, (n,), minval=-1.0, maxval=1.0) * magnitude / half
+    zoom = 1 + jax.random.uniform(k4, (n,), minval=-1.0, maxval=1.0) * magnitude / half
+    return jax.vmap(lambda l, t, r, z: warp_coords(h, w, l, (t[0], t[1]), r, z))(local, shift, angle, zoom)
+
+
+def warp(img, coords):
+    """Bilinear backward warp of [N, C, H, W] by coordinates [N, 2, H, W] (edge pixels repeat
+    outside the image), and the mask [N, 1, H, W] of pixels whose source lies inside it."""
+    import jax
+    import jax.numpy as jnp
+    from jax.scipy.ndimage import map_coordinates
+    h, w = img.shape[2], img.shape[3]
+    one = lambda ch, c: map_coordinates(ch, [c[0], c[1]], order=1, mode="nearest")
+    out = jax.vmap(lambda im, c: jax.vmap(lambda ch: one(ch, c))(im))(img, coords)
+    inside = ((coords[:, 0] >= 0) & (coords[:, 0] <= h - 1) & (coords[:, 1] >= 0) & (coords[:, 1] <= w - 1))
+    return out, inside[:, None].astype(img.dtype)
+
+
 # ---------------------------------------------------------------- training
 def make_step(a, vgg, style_grams, n_styles=None):
     """The jitted training step. Single-style: `style_grams` {k: [C, C]}. Multi-style (n_styles =
@@ -305,17 +356,29 @@ def make_step(a, vgg, style_grams, n_styles=None):
             return d.sum(axis=(1, 2)) / (n_style * (target ** 2).sum(axis=(1, 2)))
         return d.sum(axis=(1, 2))
 
-    def losses(params, frozen, x, style_idx=None):
+    temporal_on = a.temporal_weight > 0
+
+    def losses(params, frozen, x, style_idx=None, coords=None, noise=None):
         full = {**frozen, **params}
+        n = x.shape[0]
+        xin = x
+        if temporal_on:
+            # One transformer pass over [x; warp(x) + noise] (instance norm is per image, so this
+            # is two independent passes); the warped copy keeps each image's style.
+            xw, _ = warp(x, coords)
+            xin = jnp.concatenate([x, xw + noise])
+            if multi:
+                style_idx = jnp.concatenate([style_idx, style_idx])
         if multi:
-            y = transformer_net.forward(full, x, jax.nn.one_hot(style_idx, n_styles, dtype=x.dtype))
+            yy = transformer_net.forward(full, xin, jax.nn.one_hot(style_idx, n_styles, dtype=x.dtype))
+            style_idx = style_idx[:n]
         else:
-            y = transformer_net.forward(full, x)
+            yy = transformer_net.forward(full, xin)
+        y = yy[:n]
         fy = vgg_features(vgg, y, layers)
         # The input only needs the (shallow) content layer, and no gradient: a separate, short
         # pass is ~35% cheaper than pushing x through the full differentiated pass with y.
         fx = jax.lax.stop_gradient(vgg_features(vgg, x, [a.content_layer])[a.content_layer])
-        n = x.shape[0]
         content = jnp.mean((fy[a.content_layer] - fx) ** 2)
         per_image = None
         if multi:
@@ -325,7 +388,15 @@ def make_step(a, vgg, style_grams, n_styles=None):
             style = sum(style_term(gram(fy[k]), style_grams[k]) for k in a.style_layers)
         tv = (jnp.sum((y[:, :, 1:, :] - y[:, :, :-1, :]) ** 2) + jnp.sum((y[:, :, :, 1:] - y[:, :, :, :-1]) ** 2)) / n
         total = a.content_weight * content + a.style_weight * style + a.tv_weight * tv
-        return total, ((content, style, tv), per_image)
+        if not temporal_on:
+            return total, ((content, style, tv), per_image)
+        # Wang et al. 2020: T(warp(x) + n) should be warp(T(x)). Mean squared difference (0..255
+        # units) over the pixels whose warp source lies inside the crop, and over channels.
+        yw, inside = warp(y, coords)
+        d = inside * (yy[n:] - yw) ** 2
+        temporal = d.sum() / (3 * jnp.maximum(inside.sum(), 1.0))
+        total = total + a.temporal_weight * temporal
+        return total, ((content, style, tv, temporal), per_image)
 
     b1, b2, eps = 0.9, 0.999, 1e-8
 
@@ -338,7 +409,13 @@ def make_step(a, vgg, style_grams, n_styles=None):
             key, sub = jax.random.split(key)
             style_idx = None
         x = sample_batch(sub, photos, a.batch, a.crop, a.min_scale)
-        (total, (parts, per_image)), grads = jax.value_and_grad(losses, has_aux=True)(params, frozen, x, style_idx)
+        coords = noise = None
+        if temporal_on:   # extra keys only here: runs without the term keep their random stream
+            key, k_flow, k_noise = jax.random.split(key, 3)
+            coords = random_warp_coords(k_flow, a.batch, a.crop, a.crop, a.temporal_motion)
+            noise = a.temporal_noise * jax.random.normal(k_noise, x.shape, x.dtype)
+        (total, (parts, per_image)), grads = jax.value_and_grad(losses, has_aux=True)(
+            params, frozen, x, style_idx, coords, noise)
         # Adam (Kingma & Ba), bias-corrected; written out to need nothing beyond jax.
         m = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, opt["m"], grads)
         v = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * g * g, opt["v"], grads)
@@ -448,8 +525,9 @@ def train(a):
     csv_path = os.path.join(a.run_dir, "losses.csv")
     fcsv = open(csv_path, "w", newline="")
     w = csv.writer(fcsv)
+    temporal_on = a.temporal_weight > 0
     w.writerow(["iter", "seconds", "it_per_s", "total", "content", "style", "tv",
-                "w_content", "w_style", "w_tv"])
+                "w_content", "w_style", "w_tv"] + (["temporal", "w_temporal"] if temporal_on else []))
     if multi or a.add_style:
         with open(os.path.join(a.run_dir, "styles.json"), "w", encoding="utf-8") as f:
             json.dump(export_styles, f, indent=1, ensure_ascii=False)
@@ -471,7 +549,7 @@ def train(a):
         params, opt, key, parts, acc = step(params, frozen, opt, photos, key, jnp.float32(it), acc)
         last = a.iters is not None and it == a.iters
         if it == 1 or it % a.log_every == 0 or last:
-            total, c, s, tv = (float(v) for v in parts)   # blocks: also bounds the async queue
+            total, c, s, tv, *tmp = (float(v) for v in parts)   # blocks: also bounds the async queue
             now = time.time()
             if it == 1:
                 log(f"first step (includes compilation): {now - t_loop:.1f}s")
@@ -480,10 +558,13 @@ def train(a):
                 rate = (it - it_mark) / (now - t_mark)
             row = [it, round(now - t_start, 2), round(rate, 3), total, c, s, tv,
                    a.content_weight * c, a.style_weight * s, a.tv_weight * tv]
+            if tmp:
+                row += [tmp[0], a.temporal_weight * tmp[0]]
             w.writerow(row)
             fcsv.flush()
             log(f"iter {it:6d}  {rate:7.2f} it/s  total {total:.4g}  content {row[7]:.4g}  "
-                f"style {row[8]:.4g}  tv {row[9]:.4g}  (weighted)")
+                f"style {row[8]:.4g}  tv {row[9]:.4g}" + (f"  temporal {row[11]:.4g}" if tmp else "")
+                + "  (weighted)")
             if multi:
                 sums, counts = (np.asarray(v, np.float64) for v in acc)
                 avg = [a.style_weight * sm / n if n else None for sm, n in zip(sums, counts)]
@@ -507,8 +588,10 @@ def train(a):
     if multi or a.add_style:
         summary["styles"] = [e["name"] for e in export_styles]
     if parts is not None:  # None when the time ran out before the first step
-        summary.update(zip(["final_total", "final_content", "final_style", "final_tv"],
+        summary.update(zip(["final_total", "final_content", "final_style", "final_tv", "final_temporal"],
                            [float(v) for v in parts]))
+    if temporal_on:
+        summary["temporal_weight"] = a.temporal_weight
     if a.export:
         transformer_net.export_onnx(full_params(params), a.export, styles=export_styles)
         log(f"exported {a.export}")
@@ -628,6 +711,15 @@ def main(argv=None):
     tr.add_argument("--style-weight", type=float, default=5.0)
     tr.add_argument("--tv-weight", type=float, default=1e-6)
     tr.add_argument("--style-norm", choices=["mean", "sum", "relative"], default="mean")
+    tr.add_argument("--temporal-weight", type=float, default=0.0,
+                    help="weight of the training-time stability term (Wang et al. 2020): mean squared "
+                         "|T(warp(x) + n) - warp(T(x))| over a random smooth warp; 0 (default) = off; "
+                         "video models: 50 (see models/README.md)")
+    tr.add_argument("--temporal-motion", type=float, default=2.0,
+                    help="largest displacement (px) of each part of the random warp: local field, "
+                         "translation, rotation and zoom")
+    tr.add_argument("--temporal-noise", type=float, default=2.0,
+                    help="standard deviation (0..255 levels) of the Gaussian noise added to the warped input")
     tr.add_argument("--lr", type=float, default=1e-3)
     tr.add_argument("--iters", type=int, help="stop after this many iterations")
     tr.add_argument("--minutes", type=float, help="stop after this much wall-clock time (from start)")

@@ -271,6 +271,8 @@ class Training(unittest.TestCase):
             for f in ["run/params.npz", "run/losses.csv", "run/summary.json", "prev/contact_sheet.jpg"]:
                 self.assertTrue(os.path.exists(os.path.join(d, f)), f)
             self.assertEqual(len(Path(d, "run/losses.csv").read_text().splitlines()), 3)
+            self.assertEqual(Path(d, "run/losses.csv").read_text().splitlines()[0],
+                             "iter,seconds,it_per_s,total,content,style,tv,w_content,w_style,w_tv")
             self.assertEqual(transformer_net.read_styles(out), [{"name": "style", "source": "style.png"}])
             sess = ort.InferenceSession(out)
             for shape in [(1, 3, 24, 40), (2, 3, 50, 30)]:
@@ -393,6 +395,63 @@ class Training(unittest.TestCase):
                 want[label] = run_vstyle(single, [], os.path.join(d, f"single_{label}.png"))
                 self.assertLessEqual(np.abs(got[label] - want[label]).max(), 1.0, label)   # 8-bit rounding
             self.assertGreater(np.abs(want["first"] - want["other"]).max(), 10)      # the rows do differ
+
+
+class TemporalTerm(unittest.TestCase):
+    """train.py --temporal-weight: the random warp, and a tiny end-to-end run."""
+
+    def test_warp_identity_and_translation(self):
+        import jax
+        import jax.numpy as jnp
+        import train
+        x = jnp.asarray(np.concatenate([synthetic_rgb(16, 20, seed=1), synthetic_rgb(16, 20, seed=2)]))
+        coords = train.random_warp_coords(jax.random.key(0), 2, 16, 20, 0.0)
+        y, inside = train.warp(x, coords)
+        np.testing.assert_allclose(np.asarray(y), np.asarray(x), atol=1e-4)
+        self.assertTrue(bool((inside == 1).all()))
+        # shift (2, 3): output (r, c) = input (r + 2, c + 3); the last 2 rows / 3 columns fall outside.
+        coords = jnp.broadcast_to(train.warp_coords(16, 20, shift=(2.0, 3.0)), (2, 2, 16, 20))
+        y, inside = train.warp(x, coords)
+        np.testing.assert_allclose(np.asarray(y)[:, :, :-2, :-3], np.asarray(x)[:, :, 2:, 3:], atol=1e-4)
+        self.assertTrue(bool((inside[:, :, :-2, :-3] == 1).all()))
+        self.assertEqual(float(inside[:, :, -2:].max()), 0.0)
+        self.assertEqual(float(inside[:, :, :, -3:].max()), 0.0)
+        # A random warp of magnitude 2 moves pixels, but by a few pixels only.
+        coords = train.random_warp_coords(jax.random.key(1), 2, 16, 20, 2.0)
+        d = np.abs(np.asarray(coords) - np.asarray(train.warp_coords(16, 20))[None])
+        self.assertGreater(d.max(), 0.1)
+        self.assertLess(d.max(), 8.0)
+
+    def test_two_iterations_with_temporal_weight(self):
+        """Single- and multi-style runs with the term: the CSV gets `temporal` and `w_temporal`
+        (finite), the export is an ordinary network (without the flag the columns are absent: see
+        Training.test_two_iterations_on_cpu_and_export)."""
+        import csv
+        import onnxruntime as ort
+        with tempfile.TemporaryDirectory() as d:
+            data, style, vgg = make_training_inputs(d)
+            for name, styles in [("single", [style]), ("multi", [style, os.path.join(data, "p0.jpg")])]:
+                out = os.path.join(d, name + ".onnx")
+                run = os.path.join(d, name)
+                cmd = [sys.executable, os.path.join(MODELS, "train.py"), "train", "--data", data,
+                       "--style", *styles, "--vgg", vgg] + TINY_TRAINING + [
+                       "--temporal-weight", "10", "--run-dir", run, "--export", out]
+                r = subprocess.run(cmd, capture_output=True, text=True)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                with open(os.path.join(run, "losses.csv"), newline="") as f:
+                    rows = list(csv.DictReader(f))
+                self.assertEqual(len(rows), 2)
+                for row in rows:
+                    t, wt = float(row["temporal"]), float(row["w_temporal"])
+                    self.assertTrue(np.isfinite(t) and np.isfinite(wt) and t >= 0, row)
+                    self.assertAlmostEqual(wt, 10 * t, delta=1e-6 * max(1.0, wt))
+                summary = json.loads(Path(run, "summary.json").read_text())
+                self.assertTrue(np.isfinite(summary["final_temporal"]))
+                sess = ort.InferenceSession(out)
+                feeds = {"input": np.full((1, 3, 24, 28), 100, np.float32)}
+                if name == "multi":
+                    feeds["style"] = np.array([1, 0], np.float32)
+                self.assertEqual(sess.run(["output"], feeds)[0].shape, (1, 3, 24, 28))
 
 
 class EvaluateLosses(unittest.TestCase):
