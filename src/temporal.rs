@@ -752,7 +752,11 @@ mod tests {
     fn the_box_filter_averages_and_keeps_flat_areas() {
         let (w, h) = (9, 5);
         let flat = vec![7.0f32; w * h * 3];
-        assert!(box_blur(&flat, w, h, 2).iter().all(|&v| (v - 7.0).abs() < 1e-4));
+        assert!(
+            box_blur(&flat, w, h, 2)
+                .iter()
+                .all(|&v| (v - 7.0).abs() < 1e-4)
+        );
         let mut spike = vec![0.0f32; w * h * 3];
         spike[(2 * w + 4) * 3] = 49.0;
         let b = box_blur(&spike, w, h, 3);
@@ -775,7 +779,10 @@ mod tests {
         let at = |x: usize, y: usize| blended[(y * w + x) * 3];
         let (a, b) = (at(8, 8), at(9, 8));
         assert!((a - b).abs() > 30.0, "the grain is there: {a} {b}");
-        assert!(((a + b) / 2.0 - 60.0).abs() < 3.0, "around the blend's mean: {a} {b}");
+        assert!(
+            ((a + b) / 2.0 - 60.0).abs() < 3.0,
+            "around the blend's mean: {a} {b}"
+        );
     }
 
     #[test]

@@ -228,6 +228,11 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Device::Auto, help_heading = "Performance")]
     pub device: Device,
 
+    /// Which GPU CUDA uses, by its index among the visible ones (`--device cuda:1` says the same;
+    /// `--list-devices` lists them) [default: 0].
+    #[arg(long, value_name = "N", help_heading = "Performance")]
+    pub gpu: Option<u32>,
+
     /// Numeric precision of the network: a sibling file of the model (scream.int8.onnx,
     /// scream.fp16.onnx); auto takes int8 on the CPU when it exists, else the model as given.
     #[arg(long, value_enum, default_value_t = Precision::Auto, help_heading = "Performance")]
@@ -427,12 +432,7 @@ pub fn check_output(job: &Job, overwrite: bool) -> Result<()> {
 pub fn main() -> ExitCode {
     let command = <Args as clap::CommandFactory>::command()
         .long_version(&*Box::leak(long_version().into_boxed_str()));
-    // ffmpeg's -an and -sn, as its users type them.
-    let argv = std::env::args_os().map(|a| match a.to_str() {
-        Some("-an") => "--no-audio".into(),
-        Some("-sn") => "--no-subtitles".into(),
-        _ => a,
-    });
+    let argv = user_habits(std::env::args_os().collect());
     let args = match command
         .try_get_matches_from(argv)
         .and_then(|m| <Args as clap::FromArgMatches>::from_arg_matches(&m))
@@ -444,6 +444,9 @@ pub fn main() -> ExitCode {
         }
     };
     init_logging(&args);
+    if let Some(gpu) = args.gpu {
+        select_gpu(gpu);
+    }
     if let Some(shell) = args.completions {
         let mut cmd = <Args as clap::CommandFactory>::command();
         // Into memory first: clap_complete panics on a closed stdout (`| head`).
@@ -485,6 +488,50 @@ pub fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// The command line as ffmpeg and CUDA users type it, in clap's words: `-an` and `-sn` become
+/// `--no-audio` and `--no-subtitles`, `--device cuda:N` becomes `--device cuda --gpu N`.
+fn user_habits(argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut out = Vec::with_capacity(argv.len() + 2);
+    let mut after_device = false;
+    for a in argv {
+        let text = a.to_str().map(str::to_string);
+        match text.as_deref() {
+            Some("-an") => out.push("--no-audio".into()),
+            Some("-sn") => out.push("--no-subtitles".into()),
+            Some(v) if after_device && v.starts_with("cuda:") => {
+                out.push("cuda".into());
+                out.push("--gpu".into());
+                out.push(v["cuda:".len()..].into());
+            }
+            Some(v) if v.starts_with("--device=cuda:") => {
+                out.push("--device=cuda".into());
+                out.push("--gpu".into());
+                out.push(v["--device=cuda:".len()..].into());
+            }
+            _ => out.push(a),
+        }
+        after_device = text.as_deref() == Some("--device");
+    }
+    out
+}
+
+/// Makes GPU `index` (among the visible ones) the one CUDA uses, by narrowing
+/// `CUDA_VISIBLE_DEVICES` to it before anything starts CUDA.
+fn select_gpu(index: u32) {
+    let visible = std::env::var("CUDA_VISIBLE_DEVICES").ok();
+    let chosen = match visible.as_deref().filter(|v| !v.trim().is_empty()) {
+        Some(list) => list
+            .split(',')
+            .nth(index as usize)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|| format!("{index}")),
+        None => index.to_string(),
+    };
+    // SAFETY: called at the start of main, before any other thread of this process exists
+    // (the Ctrl-C handler's thread and the pipelines start later).
+    unsafe { std::env::set_var("CUDA_VISIBLE_DEVICES", chosen) };
 }
 
 fn init_logging(args: &Args) {
@@ -1158,6 +1205,32 @@ mod tests {
         assert_eq!(
             default_output(Path::new("photo.jpg")),
             Path::new("photo_styled.jpg")
+        );
+    }
+
+    #[test]
+    fn ffmpeg_and_cuda_habits_become_clap_flags() {
+        let v = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            user_habits(v(&["vstyle", "in.mp4", "-an", "--device", "cuda:1"])),
+            v(&[
+                "vstyle",
+                "in.mp4",
+                "--no-audio",
+                "--device",
+                "cuda",
+                "--gpu",
+                "1"
+            ])
+        );
+        assert_eq!(
+            user_habits(v(&["vstyle", "--device=cuda:2", "-sn"])),
+            v(&["vstyle", "--device=cuda", "--gpu", "2", "--no-subtitles"])
+        );
+        // A file named cuda:1 stays a file when it is not --device's value.
+        assert_eq!(
+            user_habits(v(&["vstyle", "cuda:1"])),
+            v(&["vstyle", "cuda:1"])
         );
     }
 
