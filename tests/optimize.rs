@@ -28,7 +28,7 @@ fn options() -> OptimizeOptions {
         style_weight: 1e6,
         tv_weight: 0.0,
         temporal_weight: 0.0,
-        style_scale: 1.0,
+        style_scale: None,
         steps: 20,
         steps_next: 5,
         video_start: VideoStart::Warped,

@@ -67,6 +67,11 @@ pub use motion::VideoStart;
 /// about 13 grey levels for a mid-grey pixel.
 const FIRST_STEP: f64 = 0.1;
 
+/// Without an explicit style scale, the style image's long side is the content's but at least
+/// this many pixels: below it the loss network no longer resolves a painting's brushwork, and
+/// small frames came out speckled, with less of their subject (docs/optimize.md has the sweep).
+pub const MIN_STYLE_SIDE: u32 = 384;
+
 /// Correction pairs L-BFGS keeps. Ten is the usual choice (SciPy's default); more pairs cost
 /// memory (two images each) for little gain on this problem.
 const HISTORY: usize = 10;
@@ -96,9 +101,10 @@ pub struct OptimizeOptions {
     /// Weight of the temporal term (video frames after the first): the mean of
     /// `c · (x − warp(x_{t−1}))²`, see [`graph::video_loss_model`]; 0 leaves it out.
     pub temporal_weight: f32,
-    /// The style image's long side relative to the content's (the processing size); 1 shows
-    /// the painting at the frame's size, smaller makes its strokes finer.
-    pub style_scale: f32,
+    /// The style image's long side relative to the content's (the processing size): 1 shows the
+    /// painting at the frame's size, smaller makes its strokes finer. `None`: 1, but the painting
+    /// at least [`MIN_STYLE_SIDE`] pixels (or its own size, when smaller).
+    pub style_scale: Option<f32>,
     /// L-BFGS iterations for a still image or a video's first frame.
     pub steps: u32,
     /// L-BFGS iterations for each later frame, which starts from the previous result.
@@ -193,8 +199,8 @@ pub struct Optimize {
     style_targets: Vec<(String, Tensor<f32>)>,
     style_names: Vec<String>,
     style_source: Option<StyleSource>,
-    /// The style image's long side that `style_targets` were made at.
-    style_side: Option<u32>,
+    /// The content's long side that `style_targets` were made for.
+    style_for: Option<u32>,
     content_name: Option<String>,
     previous: Option<Previous>,
     /// The input's motion from each frame back to the previous one.
@@ -241,10 +247,11 @@ impl Optimize {
         let net = LossNetwork::parse(&bytes).map_err(|m| Error::model(path, m))?;
         drop(bytes);
         let spec = loss_spec(&net, opts).map_err(|m| Error::model(path, m))?;
-        if !(opts.style_scale.is_finite() && opts.style_scale > 0.0) {
+        if let Some(s) = opts.style_scale
+            && !(s.is_finite() && s > 0.0)
+        {
             return Err(Error::Other(format!(
-                "style scale {} is not a positive number",
-                opts.style_scale
+                "style scale {s} is not a positive number"
             )));
         }
         if spec.deepest().is_none() && spec.tv_weight == 0.0 {
@@ -305,7 +312,7 @@ impl Optimize {
             style_targets: Vec::new(),
             style_names,
             style_source,
-            style_side: None,
+            style_for: None,
             content_name,
             previous: None,
             motion: MotionEstimator::default(),
@@ -316,23 +323,30 @@ impl Optimize {
         Ok((me, provider))
     }
 
-    /// Makes the style targets for content whose long side is `content_side`: the style image
-    /// scaled to `style_scale` times that (pixels given with [`Optimize::with_style`] are taken
-    /// at their own size).
+    /// Makes the style targets for content whose long side is `content_side`, with the style
+    /// image at the size [`style_side`] gives (pixels given with [`Optimize::with_style`] are
+    /// taken at their own size).
     fn prepare_style(&mut self, content_side: u32) -> Result<()> {
         let Some(source) = &self.style_source else {
             return Ok(());
         };
+        if self.style_for == Some(content_side) {
+            return Ok(());
+        }
         let (image, w, h) = match source {
-            StyleSource::Pixels(..) if self.style_side.is_some() => return Ok(()),
+            StyleSource::Pixels(..) if self.style_for.is_some() => return Ok(()),
             StyleSource::Pixels(p, w, h) => (Cow::Borrowed(p.as_slice()), *w, *h),
             StyleSource::File(path) => {
-                let side = style_side(content_side, self.opts.style_scale);
-                if self.style_side == Some(side) {
-                    return Ok(());
-                }
-                let (p, w, h) = load_picture_at(path, side)?;
-                (Cow::Owned(p), w, h)
+                let scale = self.opts.style_scale;
+                let frame = crate::decode::first_picture(path, |w, h| {
+                    fit_long_side(w, h, style_side(content_side, scale, w.max(h)))
+                })?;
+                let (w, h) = (frame.width, frame.height);
+                let mut chw = vec![0.0; 3 * w as usize * h as usize];
+                rgb_to_chw_padded(
+                    &frame.rgb, w as usize, h as usize, w as usize, h as usize, &mut chw,
+                );
+                (Cow::Owned(chw), w, h)
             }
         };
         let session = self
@@ -349,7 +363,7 @@ impl Optimize {
             self.style_targets.push((name.clone(), gram));
         }
         tracing::debug!("style targets made from the style image at {w}x{h}");
-        self.style_side = Some(w.max(h));
+        self.style_for = Some(content_side);
         Ok(())
     }
 
@@ -622,9 +636,14 @@ fn loss_spec(net: &LossNetwork, opts: &OptimizeOptions) -> std::result::Result<L
     })
 }
 
-/// The style image's long side for content whose long side is `content_side`.
-fn style_side(content_side: u32, scale: f32) -> u32 {
-    ((f64::from(content_side) * f64::from(scale)).round() as u32).max(16)
+/// The style image's long side for content whose long side is `content_side`, the painting's
+/// own being `painting_side`: `scale` times the content's, or without a scale the content's but
+/// at least [`MIN_STYLE_SIDE`] (never enlarged past its own size for that).
+pub fn style_side(content_side: u32, scale: Option<f32>, painting_side: u32) -> u32 {
+    match scale {
+        Some(s) => ((f64::from(content_side) * f64::from(s)).round() as u32).max(16),
+        None => content_side.max(MIN_STYLE_SIDE.min(painting_side)),
+    }
 }
 
 /// `width x height` scaled so the longer side is `long_side` (up or down), aspect kept.
@@ -633,17 +652,6 @@ fn fit_long_side(width: u32, height: u32, long_side: u32) -> (u32, u32) {
     let w = ((f64::from(width) * scale).round() as u32).max(1);
     let h = ((f64::from(height) * scale).round() as u32).max(1);
     (w, h)
-}
-
-/// A picture (its first frame) scaled so its longer side is `long_side`, as CHW.
-fn load_picture_at(path: &Path, long_side: u32) -> Result<(Vec<f32>, u32, u32)> {
-    let frame = crate::decode::first_picture(path, |w, h| fit_long_side(w, h, long_side))?;
-    let (w, h) = (frame.width, frame.height);
-    let mut chw = vec![0.0; 3 * w as usize * h as usize];
-    rgb_to_chw_padded(
-        &frame.rgb, w as usize, h as usize, w as usize, h as usize, &mut chw,
-    );
-    Ok((chw, w, h))
 }
 
 /// Seeded uniform noise in 0..255 (SplitMix64, so a seed gives the same image everywhere).
@@ -868,5 +876,24 @@ impl Observe<IterState<Vec<f64>, Vec<f64>, (), (), (), f64>> for IterationCounte
     ) -> std::result::Result<(), argmin::core::Error> {
         self.0.store(state.get_iter(), Ordering::Relaxed);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_style_image_follows_the_content_size_and_is_never_too_small_by_default() {
+        // Default: the content's long side, at least MIN_STYLE_SIDE, never enlarged past the
+        // painting's own size for that.
+        assert_eq!(style_side(192, None, 1528), MIN_STYLE_SIDE);
+        assert_eq!(style_side(512, None, 1528), 512);
+        assert_eq!(style_side(192, None, 300), 300);
+        assert_eq!(style_side(512, None, 300), 512);
+        // An explicit scale is taken as it is.
+        assert_eq!(style_side(192, Some(0.5), 1528), 96);
+        assert_eq!(style_side(192, Some(2.0), 1528), 384);
+        assert_eq!(fit_long_side(1200, 1528, 384), (302, 384));
     }
 }
