@@ -19,10 +19,10 @@ pub const DEFAULT_STYLE_WEIGHT: f32 = 3.0;
 pub const DEFAULT_TV_WEIGHT: f32 = 30.0;
 
 /// Weight of the temporal term for video frames after the first. Measured on real clips
-/// (benches/optimize_video.sh, docs/optimize.md): 300 leaves more flicker, 3000 costs over a
-/// tenth of the style of frames optimised on their own; 1000 cuts the warping error to a sixth
-/// of theirs or less and keeps the style within 5 %.
-pub const DEFAULT_TEMPORAL_WEIGHT: f32 = 1000.0;
+/// (benches/optimize_video.sh, docs/optimize.md): 300 keeps the style within a tenth of frames
+/// optimised on their own and the warping error below the input's where the input moves; 1000
+/// and more steady slightly more but cost up to a quarter of the style on a faster-moving clip.
+pub const DEFAULT_TEMPORAL_WEIGHT: f32 = 300.0;
 
 /// Which stylizer runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -81,7 +81,7 @@ pub struct OptimizeArgs {
     pub style_scale: Option<f32>,
 
     /// Video: weight of the temporal loss tying each frame to the previous result moved by the
-    /// input's motion; 0 leaves it out [default: 1000].
+    /// input's motion; 0 leaves it out [default: 300].
     #[arg(long, value_name = "W", value_parser = parse_weight, help_heading = "Optimisation")]
     pub temporal_weight: Option<f32>,
 

@@ -45,22 +45,39 @@ pub fn warp_result(previous: &[u8], width: usize, height: usize, motion: &Motion
     Warped { image, mask }
 }
 
+/// Below this visibility a pixel starts from the current frame: the previous frame showed
+/// something else there (an RGB distance of about 0.2 in 0..1, 50 grey levels, or more).
+const NEW_BELOW: f32 = 0.15;
+/// From this visibility up a pixel starts from the moved previous result (an RGB distance of
+/// about 0.12, 30 grey levels, or less: the same surface, lit or measured a little differently).
+const SAME_FROM: f32 = 0.5;
+
 /// The starting image of a frame: the moved previous result where the motion can be trusted,
-/// the current frame (`content`, CHW) where it cannot, mixed by the mask in between, so a
-/// disoccluded region has no seam around it.
+/// the current frame (`content`, CHW) where the previous frame showed something else, and a
+/// smooth mix in between, so a disoccluded region has no seam around it. Mixing by the
+/// visibility itself would mix some of the photo into nearly every pixel (a visibility of 0.9 is
+/// a good match) and the optimiser would paint it over again, frame after frame: flicker.
 pub fn warped_start(warped: &Warped, content: &[f32]) -> Vec<f32> {
     let plane = warped.mask.len();
     assert_eq!(content.len(), 3 * plane);
     assert_eq!(warped.image.len(), 3 * plane);
+    let keep: Vec<f32> = warped.mask.iter().map(|&m| start_weight(m)).collect();
     content
         .iter()
         .zip(&warped.image)
         .enumerate()
         .map(|(i, (&c, &w))| {
-            let m = warped.mask[i % plane];
-            m * w + (1.0 - m) * c
+            let k = keep[i % plane];
+            k * w + (1.0 - k) * c
         })
         .collect()
+}
+
+/// How much of the moved previous result a pixel of visibility `m` starts from: 0 below
+/// [`NEW_BELOW`], 1 from [`SAME_FROM`], a smooth step between.
+fn start_weight(m: f32) -> f32 {
+    let t = ((m - NEW_BELOW) / (SAME_FROM - NEW_BELOW)).clamp(0.0, 1.0);
+    t * t * (3.0 - 2.0 * t)
 }
 
 #[cfg(test)]
@@ -93,5 +110,14 @@ mod tests {
             assert_eq!(start[c * w * h], 200.0, "top left: the previous result");
             assert_eq!(start[c * w * h + w - 1], 10.0, "top right: the content");
         }
+    }
+
+    #[test]
+    fn a_good_match_starts_wholly_from_the_result_and_a_poor_one_from_the_frame() {
+        assert_eq!(start_weight(0.9), 1.0);
+        assert_eq!(start_weight(SAME_FROM), 1.0);
+        assert_eq!(start_weight(0.1), 0.0);
+        let mid = start_weight(0.5 * (NEW_BELOW + SAME_FROM));
+        assert!((mid - 0.5).abs() < 1e-6, "{mid}");
     }
 }
