@@ -4,6 +4,7 @@
 #
 #   OUT=/some/dir [MINUTES=6] [RUNS="mean:5 mean:2.5"] [SEED=0] [BATCH=8] [EXTRA="..."] models/gpu_train.sh
 #   OUT=/some/dir STYLES=all [MINUTES=6] [RUNS="mean:5"] ... models/gpu_train.sh      # multi-style
+#   OUT=/some/dir ARCH=light [MINUTES=6] ... models/gpu_train.sh                     # the light network
 #
 # RUNS lists "style_norm:style_weight" pairs; each pair is one training process, all running at
 # once on the one GPU (a hedge on the style weight: see models/README.md). Each process trains
@@ -16,6 +17,10 @@
 # The paintings come from $IN/styles/ (staged by stage_gpu_inputs.sh), in catalogue order for
 # "all", else in the order given. RUNS then defaults to "mean:5" and the run is named
 # "paintings" (with several RUNS: paintings_NORM_swWEIGHT); its contact sheet has a row per style.
+#
+# ARCH picks train.py's --arch (standard, the default, or light: the real-time CPU network of
+# models/README.md); runs of another arch than standard get it as a name prefix (light_mean_sw5,
+# light_paintings).
 set -uo pipefail
 OUT=${OUT:?set OUT to the output folder}
 IN=${IN:-.cache/gpu}
@@ -25,6 +30,7 @@ CATALOG=${CATALOG:-models/paintings.json}
 if [ -n "$STYLES" ]; then RUNS=${RUNS:-"mean:5"}; else RUNS=${RUNS:-"mean:5 mean:2.5"}; fi
 SEED=${SEED:-0}
 BATCH=${BATCH:-8}
+ARCH=${ARCH:-standard}
 # Multi-style networks are for video: they train with the temporal stability term (Wang et al.
 # 2020; models/README.md) unless EXTRA is given.
 if [ -n "$STYLES" ]; then EXTRA=${EXTRA-"--temporal-weight 50"}; else EXTRA=${EXTRA:-}; fi
@@ -70,7 +76,7 @@ work=$(mktemp -d)
 # JAX grabs 75% of GPU memory per process by default; several processes must share it.
 export XLA_PYTHON_CLIENT_PREALLOCATE=false
 
-echo "== $(date -u +%FT%TZ) gpu_train: MINUTES=$MINUTES RUNS='$RUNS' STYLES='$STYLES' SEED=$SEED BATCH=$BATCH EXTRA='$EXTRA'"
+echo "== $(date -u +%FT%TZ) gpu_train: MINUTES=$MINUTES RUNS='$RUNS' STYLES='$STYLES' ARCH=$ARCH SEED=$SEED BATCH=$BATCH EXTRA='$EXTRA'"
 [ -z "$STYLES" ] || echo "styles: ${style_files[*]}"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null \
   || echo "nvidia-smi: not available (no NVIDIA GPU?)"
@@ -86,10 +92,11 @@ for run in $RUNS; do
   if [ -n "$STYLES" ]; then
     if [ "$n_runs" -eq 1 ]; then name=paintings; else name="paintings_$name"; fi
   fi
+  [ "$ARCH" = standard ] || name="${ARCH}_$name"
   mkdir -p "$work/$name"
   # shellcheck disable=SC2086  # EXTRA is a list of extra arguments
   "$PY" models/train.py train --data "$IN/train" "${style_args[@]}" --vgg "$IN/vgg16_conv1_10.npz" \
-    --style-norm "$norm" --style-weight "$weight" --minutes "$MINUTES" --seed "$SEED" --batch "$BATCH" \
+    --arch "$ARCH" --style-norm "$norm" --style-weight "$weight" --minutes "$MINUTES" --seed "$SEED" --batch "$BATCH" \
     --run-dir "$work/$name" --export "$OUT/$name.onnx" \
     --preview "$work/$name/preview" --preview-images "$IN"/content/*.jpg $EXTRA \
     >"$work/$name/train.log" 2>&1 &

@@ -244,9 +244,11 @@ def load_init(path, fresh, names=None):
     source's IN parameters are copied into every row; a multi-style source must have the same
     styles (reordered by name when both sides know the names)."""
     src = load_vgg(path)  # reads .npz or ONNX initializers alike
+    arch = transformer_net.arch_of(fresh)
     missing = sorted(set(fresh) - set(src))
     if missing:
-        raise SystemExit(f"train: error: {path} is not a TransformerNet (lacks {missing[0]})")
+        raise SystemExit(f"train: error: {path} is not a TransformerNet of the {arch} architecture "
+                         f"(lacks {missing[0]})")
     src = {k: src[k].astype(np.float32) for k in fresh}
     S, S_src = transformer_net.n_styles(fresh), transformer_net.n_styles(src)
     if S is None and S_src is not None:
@@ -254,7 +256,7 @@ def load_init(path, fresh, names=None):
                          "styles (several --style images) or extend it with --add-style")
     if S is not None and S_src is None:
         log(f"init: {path} is single-style: its instance-norm parameters start every style's row")
-        for norm in transformer_net.norm_names():
+        for norm in transformer_net.norm_names(arch):
             for p in ("scale", "bias"):
                 src[f"{norm}.{p}"] = np.tile(src[f"{norm}.{p}"][None], (S, 1))
     elif S is not None:
@@ -264,7 +266,7 @@ def load_init(path, fresh, names=None):
                 raise SystemExit(f"train: error: {path} has the styles {src_names}, this run {names}")
             order = [src_names.index(n) for n in names]
             log(f"init: style rows reordered from {src_names}")
-            for norm in transformer_net.norm_names():
+            for norm in transformer_net.norm_names(arch):
                 for p in ("scale", "bias"):
                     src[f"{norm}.{p}"] = src[f"{norm}.{p}"][order]
         elif S_src != S:
@@ -471,6 +473,12 @@ def train(a):
     else:
         style_grams = per_style_grams[0]
 
+    # The architecture: --arch, else the --init network's, else the standard one.
+    from_init = init_arch(a.init) if a.init else None
+    arch = a.arch or from_init or transformer_net.DEFAULT_ARCH
+    if from_init and from_init != arch:
+        raise SystemExit(f"train: error: {a.init} is a network of the {from_init} architecture, not {arch}")
+    log(f"arch: {arch}, {transformer_net.n_parameters(arch, S if multi else None)} parameters")
     frozen, base, export_styles = {}, None, styles
     if a.add_style:
         # Extend an S-style network by one style: the convs and the existing rows stay as they
@@ -482,28 +490,28 @@ def train(a):
             raise SystemExit(f"train: error: {a.init} is not a TransformerNet")
         S_old = transformer_net.n_styles(src)
         old_styles = init_styles(a.init) or [{"name": f"style_{i}"} for i in range(S_old or 1)]
-        base = load_init(a.init, transformer_net.init_params(a.seed, n_styles=S_old),
+        base = load_init(a.init, transformer_net.init_params(a.seed, n_styles=S_old, arch=arch),
                          [e["name"] for e in old_styles])
         if S_old is None:   # a single-style network counts as one style
-            base = {k: (v[None] if _is_norm_param(k) else v) for k, v in base.items()}
+            base = {k: (v[None] if _is_norm_param(k, arch) else v) for k, v in base.items()}
         if len(old_styles) != base["in1.scale"].shape[0]:
             raise SystemExit(f"train: error: {a.init}: metadata lists {len(old_styles)} styles, "
                              f"the network has {base['in1.scale'].shape[0]}")
         if styles[0]["name"] in [e["name"] for e in old_styles]:
             raise SystemExit(f"train: error: {a.init} already has a style named {styles[0]['name']!r}")
-        params = {k: base[k].mean(axis=0) for k in base if _is_norm_param(k)}
-        frozen = {k: jnp.asarray(v) for k, v in base.items() if not _is_norm_param(k)}
+        params = {k: base[k].mean(axis=0) for k in base if _is_norm_param(k, arch)}
+        frozen = {k: jnp.asarray(v) for k, v in base.items() if not _is_norm_param(k, arch)}
         export_styles = old_styles + styles
         log(f"add-style: {a.init} has {len(old_styles)} styles ({', '.join(e['name'] for e in old_styles)}); "
             f"training only the new row {styles[0]['name']!r} (started as the mean of the others)")
     elif a.init:
         # A params .npz checkpoint, or an ONNX exported by transformer_net, so a run can
         # continue from what an earlier run delivered.
-        params = load_init(a.init, transformer_net.init_params(a.seed, n_styles=S),
+        params = load_init(a.init, transformer_net.init_params(a.seed, n_styles=S, arch=arch),
                            [e["name"] for e in styles] if multi else None)
         log(f"init: parameters from {a.init}")
     else:
-        params = transformer_net.init_params(a.seed, n_styles=S)
+        params = transformer_net.init_params(a.seed, n_styles=S, arch=arch)
     params = {k: jnp.asarray(v) for k, v in params.items()}
     opt = {"m": jax.tree.map(jnp.zeros_like, params), "v": jax.tree.map(jnp.zeros_like, params)}
     step, _ = make_step(a, vgg, style_grams, S)
@@ -604,9 +612,18 @@ def train(a):
     log("summary: " + json.dumps(summary))
 
 
-def _is_norm_param(k):
+def _is_norm_param(k, arch=transformer_net.DEFAULT_ARCH):
     """True for an instance norm's `scale` / `bias` (the per-style parameters)."""
-    return k.rsplit(".", 1)[0] in transformer_net.norm_names()
+    return k.rsplit(".", 1)[0] in transformer_net.norm_names(arch)
+
+
+def init_arch(path):
+    """The architecture of the network in an --init file (params .npz or exported ONNX)."""
+    try:
+        return transformer_net.arch_of(load_vgg(path), exact=False)
+    except ValueError:
+        raise SystemExit(f"train: error: {path} is not a TransformerNet of any known architecture "
+                         f"({', '.join(transformer_net.ARCHS)})")
 
 
 def make_previews(onnx_path, images, out_dir, long_side, style_names=None):
@@ -698,6 +715,10 @@ def main(argv=None):
     tr.add_argument("--add-style", metavar="IMAGE",
                     help="extend the multi-style network of --init by this style: trains only its "
                          "instance-norm row, everything else frozen")
+    tr.add_argument("--arch", choices=list(transformer_net.ARCHS),
+                    help="network architecture: standard (Johnson et al., 1.68 M parameters) or light "
+                         "(real-time on CPUs; see models/README.md); default: the --init network's, "
+                         "else standard")
     tr.add_argument("--vgg", required=True, help=".npz from extract-vgg, or vgg16_features.onnx")
     tr.add_argument("--style-size", type=int, default=384, help="style image long side (px)")
     tr.add_argument("--photo-size", type=int, default=512, help="photos' short side when loaded (px)")

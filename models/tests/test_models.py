@@ -241,7 +241,8 @@ class MultiStyleNet(unittest.TestCase):
             self.assertEqual((m.ir_version, m.opset_import[0].version), (8, 17))
             self.assertIn("InstanceNormalization", {n.op_type for n in m.graph.node})
             props = [(p.key, p.value) for p in m.metadata_props]
-            self.assertEqual([k for k, _ in props], ["vstyle.styles", "vstyle.value_range", "vstyle.trained_by"])
+            self.assertEqual([k for k, _ in props],
+                             ["vstyle.styles", "vstyle.value_range", "vstyle.arch", "vstyle.trained_by"])
             self.assertEqual(json.loads(props[0][1]), styles[:1] + [{"name": "b", "credit": "c"}])
             self.assertEqual(list(json.loads(props[0][1])[0]), ["name", "title", "artist", "year", "source", "credit"])
             self.assertEqual(props[1][1], "0..255")
@@ -395,6 +396,117 @@ class Training(unittest.TestCase):
                 want[label] = run_vstyle(single, [], os.path.join(d, f"single_{label}.png"))
                 self.assertLessEqual(np.abs(got[label] - want[label]).max(), 1.0, label)   # 8-bit rounding
             self.assertGreater(np.abs(want["first"] - want["other"]).max(), 10)      # the rows do differ
+
+
+class LightArch(unittest.TestCase):
+    """--arch light: the real-time CPU network (depthwise-separable residual blocks, sub-pixel
+    output), single- and multi-style, through JAX, ONNX, train.py, quantize.py and vstyle."""
+
+    def test_onnx_matches_jax_and_metadata(self):
+        import jax
+        import onnx
+        import onnxruntime as ort
+        self.assertLess(transformer_net.n_parameters("light"), transformer_net.n_parameters("standard") / 10)
+        with tempfile.TemporaryDirectory() as d:
+            for S in (None, 3):
+                params = transformer_net.init_params(seed=3, n_styles=S, arch="light")
+                self.assertEqual(transformer_net.arch_of(params), "light")
+                if S:
+                    params = {k: (v + np.random.default_rng(1).normal(0, 0.3, v.shape)).astype(np.float32)
+                              if v.ndim == 2 else v for k, v in params.items()}
+                params["conv3.weight"] *= 30       # an output with contrast
+                path = os.path.join(d, f"light{S}.onnx")
+                transformer_net.export_onnx(params, path)
+                meta = transformer_net.read_metadata(path)
+                self.assertEqual(meta["vstyle.arch"], "light")       # always recorded for non-standard
+                ops = {n.op_type for n in onnx.load(path).graph.node}
+                self.assertTrue({"DepthToSpace", "InstanceNormalization"} <= ops)
+                groups = [a.i for n in onnx.load(path).graph.node for a in n.attribute if a.name == "group"]
+                self.assertEqual(groups, [64] * 10)                  # the residual blocks' depthwise convs
+                sess = ort.InferenceSession(path)
+                for shape in [(1, 3, 36, 52), (2, 3, 37, 51), (1, 3, 9, 14)]:   # odd sides, tiny
+                    x = np.random.default_rng(0).uniform(0, 255, shape).astype(np.float32)
+                    feeds, w = {"input": x}, None
+                    if S:
+                        w = np.array([0.2, 0.5, 0.3], np.float32)
+                        feeds["style"] = w
+                    got = sess.run(["output"], feeds)[0]
+                    want = np.asarray(jax.jit(transformer_net.forward)(params, x, w))
+                    self.assertEqual(got.shape, shape)
+                    self.assertLess(rel_err(got, want), 1e-4)
+            # Trained exports of the standard network say so too; a bare one stays as it was.
+            transformer_net.export_onnx(transformer_net.init_params(seed=1), os.path.join(d, "s.onnx"), styles=["s"])
+            self.assertEqual(transformer_net.read_metadata(os.path.join(d, "s.onnx"))["vstyle.arch"], "standard")
+
+    def test_subpixel_init_has_no_checkerboard(self):
+        """ICNR: the untrained sub-pixel output is the same for the four pixels of each 2x2 block."""
+        import jax
+        params = transformer_net.init_params(seed=2, arch="light")
+        params["conv3.weight"] *= 30
+        y = np.asarray(jax.jit(transformer_net.forward)(params, synthetic_rgb(32, 48, seed=3)))
+        np.testing.assert_allclose(y[:, :, 0::2, 0::2], y[:, :, 1::2, 1::2], atol=1e-3)
+        np.testing.assert_allclose(y[:, :, 0::2, 0::2], y[:, :, 0::2, 1::2], atol=1e-3)
+        self.assertGreater(float(y.std()), 1.0)
+
+    def test_train_quantize_and_vstyle(self):
+        """train.py --arch light, single- and two-style (2 iterations): exports with `vstyle.arch`;
+        --init continues it without --arch and refuses another arch; quantize.py makes an int8
+        copy that keeps the metadata; vstyle runs the float and the int8 model."""
+        import onnxruntime as ort
+        from PIL import Image
+        binary = vstyle_binary()
+        if binary is None:
+            self.fail("no vstyle binary at target/debug/vstyle or target/release/vstyle: "
+                      "run `cargo build` (or `cargo test`) first")
+        with tempfile.TemporaryDirectory() as d:
+            data, style_a, vgg = make_training_inputs(d)
+            style_b = os.path.join(d, "other.png")
+            save_png(style_b, synthetic_rgb(44, 36, seed=11))
+            train = [sys.executable, os.path.join(MODELS, "train.py"), "train", "--data", data, "--vgg", vgg]
+            png_in = os.path.join(d, "tiny.png")
+            save_png(png_in, synthetic_rgb(30, 43, seed=5))       # odd width
+            calib = write_calibration_photos(os.path.join(d, "calib"), 2)
+            for name, styles, flags in [("single", [style_a], []),
+                                        ("multi", [style_a, style_b], ["--style-name", "other"])]:
+                out = os.path.join(d, f"{name}.onnx")
+                r = subprocess.run(train + ["--style", *styles, "--arch", "light"] + TINY_TRAINING +
+                                   ["--run-dir", os.path.join(d, name), "--export", out],
+                                   capture_output=True, text=True)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                self.assertIn("arch: light", r.stdout)
+                meta = transformer_net.read_metadata(out)
+                self.assertEqual(meta["vstyle.arch"], "light")
+                self.assertEqual(len(json.loads(meta["vstyle.styles"])), len(styles))
+                feeds = {"input": np.full((1, 3, 26, 34), 100, np.float32)}
+                if name == "multi":
+                    feeds["style"] = np.array([0, 1], np.float32)
+                y = ort.InferenceSession(out).run(["output"], feeds)[0]
+                self.assertEqual(y.shape, (1, 3, 26, 34))
+                self.assertTrue(np.isfinite(y).all())
+
+                int8 = os.path.join(d, f"{name}.int8.onnx")
+                quantize.quantize(out, int8, calib, count=2, size="40..48")
+                self.assertEqual(transformer_net.read_metadata(int8)["vstyle.arch"], "light")
+                for precision in ("fp32", "int8"):
+                    png_out = os.path.join(d, f"{name}_{precision}.png")
+                    r = subprocess.run([binary, png_in, "--model", out, "-o", png_out, "--device", "cpu",
+                                        "--precision", precision] + flags,
+                                       capture_output=True, text=True, timeout=120)
+                    self.assertEqual(r.returncode, 0, f"{binary} failed:\n{r.stdout}{r.stderr}")
+                    with Image.open(png_out) as im:
+                        self.assertEqual(im.size, (43, 30))
+
+            # --init: the arch comes from the file; asking for another is refused.
+            single = os.path.join(d, "single.onnx")
+            r = subprocess.run(train + ["--style", style_a, "--init", single] + TINY_TRAINING +
+                               ["--run-dir", os.path.join(d, "again"), "--export", os.path.join(d, "again.onnx")],
+                               capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertEqual(transformer_net.read_metadata(os.path.join(d, "again.onnx"))["vstyle.arch"], "light")
+            r = subprocess.run(train + ["--style", style_a, "--init", single, "--arch", "standard"] + TINY_TRAINING +
+                               ["--run-dir", os.path.join(d, "bad")], capture_output=True, text=True)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("light architecture", r.stderr)
 
 
 class TemporalTerm(unittest.TestCase):
