@@ -100,6 +100,41 @@ impl Grey {
         top * (1.0 - fy) + bottom * fy
     }
 
+    /// The `PATCH x PATCH` patch at `(x + u, y + v)`, bilinear, as [`Grey::sample`] gives
+    /// it pixel by pixel; where the patch lies wholly inside, all its pixels share one set of
+    /// weights.
+    #[inline]
+    fn patch(&self, x: usize, y: usize, u: f32, v: f32, out: &mut [f32; PATCH * PATCH]) {
+        let (sx, sy) = (x as f32 + u, y as f32 + v);
+        if sx >= 0.0
+            && sy >= 0.0
+            && sx + (PATCH as f32) < (self.w - 1) as f32
+            && sy + (PATCH as f32) < (self.h - 1) as f32
+        {
+            let (x0, y0) = (sx as usize, sy as usize);
+            let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
+            let (w00, w01, w10, w11) = (
+                (1.0 - fx) * (1.0 - fy),
+                fx * (1.0 - fy),
+                (1.0 - fx) * fy,
+                fx * fy,
+            );
+            for (j, line) in out.chunks_exact_mut(PATCH).enumerate() {
+                let top = &self.px[(y0 + j) * self.w + x0..][..PATCH + 1];
+                let bottom = &self.px[(y0 + j + 1) * self.w + x0..][..PATCH + 1];
+                for (i, o) in line.iter_mut().enumerate() {
+                    *o = top[i] * w00 + top[i + 1] * w01 + bottom[i] * w10 + bottom[i + 1] * w11;
+                }
+            }
+            return;
+        }
+        for (j, line) in out.chunks_exact_mut(PATCH).enumerate() {
+            for (i, o) in line.iter_mut().enumerate() {
+                *o = self.sample((x + i) as f32 + u, (y + j) as f32 + v);
+            }
+        }
+    }
+
     /// Central-difference gradients.
     fn gradients(&self) -> (Vec<f32>, Vec<f32>) {
         let mut gx = vec![0.0; self.px.len()];
@@ -158,31 +193,6 @@ impl Flow {
             }
         }
         out
-    }
-
-    /// The displacement and the value of `extra` (a field of the same size) at `(x, y)`,
-    /// bilinear, sharing the weights.
-    #[inline]
-    fn sample3(&self, extra: &[f32], x: f32, y: f32) -> (f32, f32, f32) {
-        let x = x.clamp(0.0, (self.w - 1) as f32);
-        let y = y.clamp(0.0, (self.h - 1) as f32);
-        let (x0, y0) = (x as usize, y as usize);
-        let (x1, y1) = ((x0 + 1).min(self.w - 1), (y0 + 1).min(self.h - 1));
-        let (fx, fy) = (x - x0 as f32, y - y0 as f32);
-        let (k00, k01, k10, k11) = (
-            y0 * self.w + x0,
-            y0 * self.w + x1,
-            y1 * self.w + x0,
-            y1 * self.w + x1,
-        );
-        let (w00, w01, w10, w11) = (
-            (1.0 - fx) * (1.0 - fy),
-            fx * (1.0 - fy),
-            (1.0 - fx) * fy,
-            fx * fy,
-        );
-        let lerp = |f: &[f32]| f[k00] * w00 + f[k01] * w01 + f[k10] * w10 + f[k11] * w11;
-        (lerp(&self.u), lerp(&self.v), lerp(extra))
     }
 
     /// The displacement at `(x, y)` (bilinear).
@@ -246,15 +256,8 @@ fn inverse_search(cur: &Grey, prev: &Grey, init: &Flow) -> Flow {
                 for _ in 0..ITERATIONS {
                     // The moved patch of the previous frame, its mean removed too.
                     let mut warped = [0.0f32; PATCH * PATCH];
-                    let mut wmean = 0.0;
-                    for j in 0..PATCH {
-                        for i in 0..PATCH {
-                            let s = prev.sample((px + i) as f32 + u, (py + j) as f32 + v);
-                            warped[j * PATCH + i] = s;
-                            wmean += s;
-                        }
-                    }
-                    wmean /= n;
+                    prev.patch(px, py, u, v, &mut warped);
+                    let wmean = warped.iter().sum::<f32>() / n;
                     let (mut bx, mut by) = (0.0f32, 0.0f32);
                     for t in 0..PATCH * PATCH {
                         let e = (warped[t] - wmean) - (tmpl[t] - mean);
@@ -273,10 +276,12 @@ fn inverse_search(cur: &Grey, prev: &Grey, init: &Flow) -> Flow {
             }
             // Densify: every pixel of the patch gets the patch's displacement, weighted by how
             // well the patch matches there.
+            let mut moved = [0.0f32; PATCH * PATCH];
+            prev.patch(px, py, u, v, &mut moved);
             for j in 0..PATCH {
                 for i in 0..PATCH {
                     let k = (py + j) * w + px + i;
-                    let e = prev.sample((px + i) as f32 + u, (py + j) as f32 + v) - cur.px[k];
+                    let e = moved[j * PATCH + i] - cur.px[k];
                     let weight = 1.0 / e.abs().max(1.0);
                     acc_u[k] += weight * u;
                     acc_v[k] += weight * v;
@@ -433,74 +438,108 @@ fn catmull_rom(t: f32) -> [f32; 4] {
     ]
 }
 
-/// Samples packed RGB24 at `(x, y)` with Catmull–Rom interpolation (edges clamped).
+/// Packed RGB24 as four floats a pixel (RGB and a zero), so that each Catmull–Rom tap is one
+/// four-lane multiply-add.
+fn to_rgbx(rgb: &[u8], out: &mut Vec<[f32; 4]>) {
+    out.clear();
+    out.extend(
+        rgb.chunks_exact(3)
+            .map(|p| [f32::from(p[0]), f32::from(p[1]), f32::from(p[2]), 0.0]),
+    );
+}
+
+/// Samples an RGBX `w x h` picture at `(x, y)`, both `>= 0`, with Catmull–Rom interpolation
+/// (edges clamped).
 #[inline]
-fn sample_cubic(rgb: &[u8], w: usize, h: usize, x: f32, y: f32) -> [f32; 3] {
-    let (xf, yf) = (x.floor(), y.floor());
-    let (wx, wy) = (catmull_rom(x - xf), catmull_rom(y - yf));
-    let (x0, y0) = (xf as isize - 1, yf as isize - 1);
-    let mut out = [0.0f32; 3];
-    if x0 >= 0 && y0 >= 0 && x0 + 3 < w as isize && y0 + 3 < h as isize {
+fn sample_cubic(px: &[[f32; 4]], w: usize, h: usize, x: f32, y: f32) -> [f32; 4] {
+    // Not negative: truncation is the floor (`floor` itself is a library call on baseline x86-64).
+    let (xi, yi) = (x as usize, y as usize);
+    let (wx, wy) = (catmull_rom(x - xi as f32), catmull_rom(y - yi as f32));
+    let mut out = [0.0f32; 4];
+    if xi >= 1 && yi >= 1 && xi + 2 < w && yi + 2 < h {
         // Inside: four rows of four pixels, no clamping.
-        let (x0, y0) = (x0 as usize, y0 as usize);
         for (j, &wyj) in wy.iter().enumerate() {
-            let row = &rgb[((y0 + j) * w + x0) * 3..][..12];
-            let mut acc = [0.0f32; 3];
-            for (i, &wxi) in wx.iter().enumerate() {
-                acc[0] += wxi * f32::from(row[3 * i]);
-                acc[1] += wxi * f32::from(row[3 * i + 1]);
-                acc[2] += wxi * f32::from(row[3 * i + 2]);
+            let row = &px[(yi - 1 + j) * w + xi - 1..][..4];
+            let mut acc = [0.0f32; 4];
+            for (p, &wxi) in row.iter().zip(&wx) {
+                for c in 0..4 {
+                    acc[c] += wxi * p[c];
+                }
             }
-            for c in 0..3 {
+            for c in 0..4 {
                 out[c] += wyj * acc[c];
             }
         }
         return out;
     }
     for (j, &wyj) in wy.iter().enumerate() {
-        let sy = (y0 + j as isize).clamp(0, h as isize - 1) as usize;
-        let row = &rgb[sy * w * 3..][..w * 3];
-        let mut acc = [0.0f32; 3];
+        let sy = (yi + j).saturating_sub(1).min(h - 1);
+        let mut acc = [0.0f32; 4];
         for (i, &wxi) in wx.iter().enumerate() {
-            let sx = (x0 + i as isize).clamp(0, w as isize - 1) as usize;
-            let p = &row[sx * 3..sx * 3 + 3];
-            for c in 0..3 {
-                acc[c] += wxi * f32::from(p[c]);
+            let p = px[sy * w + (xi + i).saturating_sub(1).min(w - 1)];
+            for c in 0..4 {
+                acc[c] += wxi * p[c];
             }
         }
-        for c in 0..3 {
+        for c in 0..4 {
             out[c] += wyj * acc[c];
         }
     }
     out
 }
 
+/// For each of `n` frame pixels along a side, the two flow pixels (of `flow_n`) around its
+/// centre and the second one's bilinear weight.
+fn flow_taps(n: usize, flow_n: usize) -> Vec<(usize, usize, f32)> {
+    let s = flow_n as f32 / n as f32;
+    let max = (flow_n - 1) as f32;
+    (0..n)
+        .map(|i| {
+            let f = ((i as f32 + 0.5) * s - 0.5).clamp(0.0, max);
+            let i0 = f as usize;
+            (i0, (i0 + 1).min(flow_n - 1), f - i0 as f32)
+        })
+        .collect()
+}
+
 /// Calls `each(k, colour, weight)` for every pixel `k` of a `w x h` frame whose source in the
-/// previous output `prev` (moved by `motion`) lies inside the picture: the Catmull–Rom sample
-/// there and its visibility.
+/// previous output `prev` (RGBX, moved by `motion`) lies inside the picture: the Catmull–Rom
+/// sample there and its visibility.
 fn for_each_warped(
-    prev: &[u8],
+    prev: &[[f32; 4]],
     w: usize,
     h: usize,
     motion: &Motion,
-    mut each: impl FnMut(usize, [f32; 3], f32),
+    mut each: impl FnMut(usize, [f32; 4], f32),
 ) {
     let flow = &motion.flow;
-    let (sx, sy) = (flow.w as f32 / w as f32, flow.h as f32 / h as f32);
+    let fw = flow.w;
+    let (cols, rows) = (flow_taps(w, fw), flow_taps(h, flow.h));
+    let (to_x, to_y) = (w as f32 / fw as f32, h as f32 / flow.h as f32);
     let (max_x, max_y) = ((w - 1) as f32, (h - 1) as f32);
-    for y in 0..h {
-        let fy = (y as f32 + 0.5) * sy - 0.5;
-        for x in 0..w {
-            let fx = (x as f32 + 0.5) * sx - 0.5;
-            let (u, v, vis) = flow.sample3(&motion.visibility, fx, fy);
-            if vis <= 0.0 {
+    let (fu, fv, vis) = (&flow.u[..], &flow.v[..], &motion.visibility[..]);
+    for (y, &(y0, y1, fy)) in rows.iter().enumerate() {
+        let (r0, r1) = (y0 * fw, y1 * fw);
+        for (x, &(x0, x1, fx)) in cols.iter().enumerate() {
+            let (w00, w01, w10, w11) = (
+                (1.0 - fx) * (1.0 - fy),
+                fx * (1.0 - fy),
+                (1.0 - fx) * fy,
+                fx * fy,
+            );
+            let lerp = |f: &[f32]| {
+                f[r0 + x0] * w00 + f[r0 + x1] * w01 + f[r1 + x0] * w10 + f[r1 + x1] * w11
+            };
+            let weight = lerp(vis);
+            if weight.is_nan() || weight <= 0.0 {
                 continue;
             }
-            let (px, py) = (x as f32 + u / sx, y as f32 + v / sy);
-            if px < 0.0 || py < 0.0 || px > max_x || py > max_y {
+            let (sx, sy) = (x as f32 + lerp(fu) * to_x, y as f32 + lerp(fv) * to_y);
+            // Also false for NaN.
+            if !(sx >= 0.0 && sy >= 0.0 && sx <= max_x && sy <= max_y) {
                 continue;
             }
-            each(y * w + x, sample_cubic(prev, w, h, px, py), vis);
+            each(y * w + x, sample_cubic(prev, w, h, sx, sy), weight);
         }
     }
 }
@@ -508,10 +547,12 @@ fn for_each_warped(
 /// The previous output moved by `motion` to the current frame's place (Catmull–Rom), and the
 /// weight of each pixel (visibility; 0 where the source lies outside the picture).
 pub fn warp_previous(prev: &[u8], w: usize, h: usize, motion: &Motion) -> (Vec<u8>, Vec<f32>) {
+    let mut rgbx = Vec::new();
+    to_rgbx(prev, &mut rgbx);
     let mut out = vec![0u8; w * h * 3];
     let mut weight = vec![0.0f32; w * h];
-    for_each_warped(prev, w, h, motion, |k, c, vis| {
-        for (o, v) in out[k * 3..k * 3 + 3].iter_mut().zip(c) {
+    for_each_warped(&rgbx, w, h, motion, |k, c, vis| {
+        for (o, &v) in out[k * 3..k * 3 + 3].iter_mut().zip(&c) {
             *o = crate::frame::to_u8(v);
         }
         weight[k] = vis;
@@ -523,7 +564,12 @@ pub fn warp_previous(prev: &[u8], w: usize, h: usize, motion: &Motion) -> (Vec<u
 #[derive(Debug)]
 pub struct TemporalBlend {
     strength: f32,
-    previous: Option<(u32, u32, Vec<u8>)>,
+    /// The previous output's size, and its pixels as RGBX floats.
+    previous: Option<(u32, u32)>,
+    prev: Vec<[f32; 4]>,
+    /// Buffers kept from frame to frame: the blend's change to the frame and the box filter's.
+    change: Vec<f32>,
+    scratch: BoxScratch,
 }
 
 impl TemporalBlend {
@@ -532,41 +578,42 @@ impl TemporalBlend {
         Self {
             strength: strength.clamp(0.0, 1.0),
             previous: None,
+            prev: Vec::new(),
+            change: Vec::new(),
+            scratch: BoxScratch::default(),
         }
     }
 
     /// Blends `frame` (stylized, at the processing size, carrying the motion its input had) in
     /// place and keeps it as the next frame's previous output. A frame without motion (the
     /// first, a scene cut) starts afresh.
+    ///
+    /// The blend `(1 − a)·own + a·warped` (`a` = strength × visibility) with the network's own
+    /// grain kept ([`keep_own_grain`]) is `own + box(a·(warped − own))`: one box filter, of the
+    /// change alone.
     pub fn apply(&mut self, frame: &mut Frame) {
         let (w, h) = (frame.width as usize, frame.height as usize);
-        if let (Some(motion), Some((pw, ph, prev))) = (&frame.motion, &self.previous)
-            && (*pw, *ph) == (frame.width, frame.height)
+        if let (Some(motion), Some(size)) = (&frame.motion, self.previous)
+            && size == (frame.width, frame.height)
         {
-            let n = w * h;
-            let mut blended: Vec<f32> = frame.rgb.iter().map(|&v| f32::from(v)).collect();
-            let mut weight = vec![0.0f32; n];
-            let strength = self.strength;
-            for_each_warped(prev, w, h, motion, |k, c, vis| {
+            let change = &mut self.change;
+            change.clear();
+            change.resize(w * h * 3, 0.0);
+            let (own, strength) = (&frame.rgb, self.strength);
+            for_each_warped(&self.prev, w, h, motion, |k, p, vis| {
                 let a = strength * vis;
-                weight[k] = vis;
-                for (o, p) in blended[k * 3..k * 3 + 3].iter_mut().zip(c) {
-                    *o = (1.0 - a) * *o + a * p;
+                let (o, d) = (&own[k * 3..k * 3 + 3], &mut change[k * 3..k * 3 + 3]);
+                for c in 0..3 {
+                    d[c] = a * (p[c] - f32::from(o[c]));
                 }
             });
-            keep_own_grain(&frame.rgb, &mut blended, w, h);
-            for (o, v) in frame.rgb.iter_mut().zip(&blended) {
-                *o = crate::frame::to_u8(*v);
+            let low = box_blur_into(change, w, h, GRAIN_RADIUS, &mut self.scratch);
+            for (o, &d) in frame.rgb.iter_mut().zip(low.iter()) {
+                *o = crate::frame::to_u8(f32::from(*o) + d);
             }
         }
-        match &mut self.previous {
-            Some((pw, ph, buf)) => {
-                (*pw, *ph) = (frame.width, frame.height);
-                buf.clear();
-                buf.extend_from_slice(&frame.rgb);
-            }
-            None => self.previous = Some((frame.width, frame.height, frame.rgb.clone())),
-        }
+        self.previous = Some((frame.width, frame.height));
+        to_rgbx(&frame.rgb, &mut self.prev);
         frame.motion = None;
     }
 }
@@ -575,7 +622,7 @@ impl TemporalBlend {
 const GRAIN_RADIUS: usize = 2;
 
 /// Puts the network's own finest grain back into the blend: `blend − box(blend) + (own −
-/// box(own))` at [`GRAIN_RADIUS`].
+/// box(own))` at [`GRAIN_RADIUS`], computed as `own + box(blend − own)` (the box is linear).
 ///
 /// The networks paint a fine grain (a hatching a pixel or two across) that belongs to the
 /// picture's grid rather than to the objects, so moved with the objects it lands between the
@@ -583,41 +630,82 @@ const GRAIN_RADIUS: usize = 2;
 /// texture, which is most of what its style statistics see (measured: the Gram style loss rose
 /// by 20-40% on real clips). The strokes and colours above that scale follow the motion; the
 /// grain stays the network's own.
+#[cfg(test)]
 fn keep_own_grain(stylized: &[u8], blended: &mut [f32], w: usize, h: usize) {
-    let own: Vec<f32> = stylized.iter().map(|&v| f32::from(v)).collect();
-    let own_low = box_blur(&own, w, h, GRAIN_RADIUS);
-    let low = box_blur(blended, w, h, GRAIN_RADIUS);
-    for (((b, l), o), ol) in blended.iter_mut().zip(&low).zip(&own).zip(&own_low) {
-        *b = l + (o - ol);
+    let change: Vec<f32> = blended
+        .iter()
+        .zip(stylized)
+        .map(|(b, &o)| b - f32::from(o))
+        .collect();
+    let low = box_blur(&change, w, h, GRAIN_RADIUS);
+    for ((b, &o), l) in blended.iter_mut().zip(stylized).zip(&low) {
+        *b = f32::from(o) + l;
     }
 }
 
-/// Box filter of side `2r + 1` over packed 3-channel `w x h` values (edges clamped), by running
-/// sums: the cost does not depend on `r`.
+/// The box filter's buffers, kept between frames.
+#[derive(Debug, Default)]
+struct BoxScratch {
+    /// One row with its edge pixels repeated `r` times on each side.
+    padded: Vec<f32>,
+    /// The horizontal pass.
+    rows: Vec<f32>,
+    /// The result.
+    out: Vec<f32>,
+}
+
+/// Box filter of side `2r + 1` over packed 3-channel `w x h` values (edges clamped): each pass
+/// adds `2r + 1` shifted copies of a row, which vectorises (`r` is small).
+#[cfg(test)]
 fn box_blur(px: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> {
+    let mut scratch = BoxScratch::default();
+    box_blur_into(px, w, h, r, &mut scratch);
+    scratch.out
+}
+
+fn box_blur_into<'a>(
+    px: &[f32],
+    w: usize,
+    h: usize,
+    r: usize,
+    scratch: &'a mut BoxScratch,
+) -> &'a [f32] {
+    let n = w * 3;
     let norm = 1.0 / (2 * r + 1) as f32;
-    let mut rows = vec![0.0f32; px.len()];
-    for y in 0..h {
-        let line = &px[y * w * 3..(y + 1) * w * 3];
-        let out = &mut rows[y * w * 3..(y + 1) * w * 3];
-        for c in 0..3 {
-            let at = |x: isize| line[3 * x.clamp(0, w as isize - 1) as usize + c];
-            let mut sum: f32 = (-(r as isize)..=r as isize).map(at).sum();
-            for x in 0..w as isize {
-                out[3 * x as usize + c] = sum * norm;
-                sum += at(x + r as isize + 1) - at(x - r as isize);
+    let BoxScratch { padded, rows, out } = scratch;
+    rows.clear();
+    rows.resize(px.len(), 0.0);
+    out.clear();
+    out.resize(px.len(), 0.0);
+    padded.clear();
+    padded.resize(n + 6 * r, 0.0);
+    for (line, row) in px.chunks_exact(n).zip(rows.chunks_exact_mut(n)) {
+        for t in 0..r {
+            padded[3 * t..3 * t + 3].copy_from_slice(&line[..3]);
+            padded[n + 3 * (r + t)..n + 3 * (r + t) + 3].copy_from_slice(&line[n - 3..]);
+        }
+        padded[3 * r..3 * r + n].copy_from_slice(line);
+        row.copy_from_slice(&padded[..n]);
+        for t in 1..=2 * r {
+            for (o, &p) in row.iter_mut().zip(&padded[3 * t..3 * t + n]) {
+                *o += p;
             }
         }
+        for o in row.iter_mut() {
+            *o *= norm;
+        }
     }
-    let mut out = vec![0.0f32; px.len()];
-    for x in 0..w {
-        for c in 0..3 {
-            let at = |y: isize| rows[(y.clamp(0, h as isize - 1) as usize * w + x) * 3 + c];
-            let mut sum: f32 = (-(r as isize)..=r as isize).map(at).sum();
-            for y in 0..h as isize {
-                out[(y as usize * w + x) * 3 + c] = sum * norm;
-                sum += at(y + r as isize + 1) - at(y - r as isize);
+    let row = |y: isize| &rows[y.clamp(0, h as isize - 1) as usize * n..][..n];
+    for (y, line) in out.chunks_exact_mut(n).enumerate() {
+        let y = y as isize;
+        line.copy_from_slice(row(y - r as isize));
+        for t in 1..=2 * r as isize {
+            for (o, &p) in line.iter_mut().zip(row(y - r as isize + t)) {
+                *o += p;
             }
+        }
+        for o in line.iter_mut() {
+            *o *= norm;
         }
     }
     out
