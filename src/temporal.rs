@@ -175,21 +175,18 @@ impl Flow {
     fn resized(&self, w: usize, h: usize) -> Self {
         let (sx, sy) = (self.w as f32 / w as f32, self.h as f32 / h as f32);
         let mut out = Self::zero(w, h);
-        let gu = Grey {
-            w: self.w,
-            h: self.h,
-            px: self.u.clone(),
-        };
-        let gv = Grey {
-            w: self.w,
-            h: self.h,
-            px: self.v.clone(),
-        };
-        for y in 0..h {
-            for x in 0..w {
-                let (fx, fy) = ((x as f32 + 0.5) * sx - 0.5, (y as f32 + 0.5) * sy - 0.5);
-                out.u[y * w + x] = gu.sample(fx, fy) / sx;
-                out.v[y * w + x] = gv.sample(fx, fy) / sy;
+        let (cols, rows) = (flow_taps(w, self.w), flow_taps(h, self.h));
+        for (y, &(y0, y1, fy)) in rows.iter().enumerate() {
+            let (r0, r1) = (y0 * self.w, y1 * self.w);
+            let (ou, ov) = (&mut out.u[y * w..][..w], &mut out.v[y * w..][..w]);
+            for ((&(x0, x1, fx), u), v) in cols.iter().zip(ou).zip(ov) {
+                let lerp = |f: &[f32]| {
+                    let top = f[r0 + x0] * (1.0 - fx) + f[r0 + x1] * fx;
+                    let bottom = f[r1 + x0] * (1.0 - fx) + f[r1 + x1] * fx;
+                    top * (1.0 - fy) + bottom * fy
+                };
+                *u = lerp(&self.u) / sx;
+                *v = lerp(&self.v) / sy;
             }
         }
         out
@@ -246,6 +243,14 @@ fn inverse_search(cur: &Grey, prev: &Grey, init: &Flow) -> Flow {
                 }
             }
             mean /= n;
+            let gsum = (tgx.iter().sum::<f32>(), tgy.iter().sum::<f32>());
+            let tdot = tmpl
+                .iter()
+                .zip(&tgx)
+                .zip(&tgy)
+                .fold((0.0f32, 0.0f32), |(a, b), ((t, x), y)| {
+                    (a + x * (t - mean), b + y * (t - mean))
+                });
             let det = hxx * hyy - hxy * hxy;
             let centre = (
                 px as f32 + PATCH as f32 / 2.0,
@@ -257,13 +262,25 @@ fn inverse_search(cur: &Grey, prev: &Grey, init: &Flow) -> Flow {
                     // The moved patch of the previous frame, its mean removed too.
                     let mut warped = [0.0f32; PATCH * PATCH];
                     prev.patch(px, py, u, v, &mut warped);
-                    let wmean = warped.iter().sum::<f32>() / n;
-                    let (mut bx, mut by) = (0.0f32, 0.0f32);
-                    for t in 0..PATCH * PATCH {
-                        let e = (warped[t] - wmean) - (tmpl[t] - mean);
-                        bx += tgx[t] * e;
-                        by += tgy[t] * e;
+                    // b = Σ g·((warped − wmean) − (tmpl − mean)) = Σ g·warped − wmean·Σ g − Σ
+                    // g·(tmpl − mean), the last two known before the loop; the sums in eight
+                    // lanes, so they vectorise.
+                    let (mut sw, mut sx, mut sy) =
+                        ([0.0f32; PATCH], [0.0f32; PATCH], [0.0f32; PATCH]);
+                    for ((wr, gxr), gyr) in warped
+                        .chunks_exact(PATCH)
+                        .zip(tgx.chunks_exact(PATCH))
+                        .zip(tgy.chunks_exact(PATCH))
+                    {
+                        for i in 0..PATCH {
+                            sw[i] += wr[i];
+                            sx[i] += gxr[i] * wr[i];
+                            sy[i] += gyr[i] * wr[i];
+                        }
                     }
+                    let wmean = sw.iter().sum::<f32>() / n;
+                    let bx = sx.iter().sum::<f32>() - wmean * gsum.0 - tdot.0;
+                    let by = sy.iter().sum::<f32>() - wmean * gsum.1 - tdot.1;
                     // Inverse compositional step: solve H·Δ = b, move against it.
                     let du = (hyy * bx - hxy * by) / det;
                     let dv = (hxx * by - hxy * bx) / det;
