@@ -141,6 +141,8 @@ pub struct Source {
     out_size: (u32, u32),
     /// Measures each frame's motion back to the previous one (`--temporal`).
     motion: Option<crate::temporal::MotionEstimator>,
+    /// The motion comes from the decoder's motion vectors where they point at the previous frame.
+    decoder_motion: bool,
     /// `--start`/`--duration`: the part of the input that is read, in seconds.
     window: Option<Window>,
 }
@@ -251,6 +253,7 @@ impl Source {
             info,
             out_size,
             motion: None,
+            decoder_motion: false,
             window: None,
         })
     }
@@ -274,6 +277,31 @@ impl Source {
     /// measured here, in the decode thread, while the network works on earlier frames.
     pub fn measure_motion(&mut self, on: bool) {
         self.motion = on.then(crate::temporal::MotionEstimator::default);
+    }
+
+    /// Takes the motion from the decoder's motion vectors where it can (`--temporal-motion
+    /// decoder`): reopens the decoder, before anything is decoded, with their export turned on.
+    ///
+    /// # Errors
+    /// The decoder cannot be opened again.
+    pub fn use_decoder_motion(&mut self) -> Result<()> {
+        let stream = self
+            .input
+            .stream(self.video_stream)
+            .ok_or_else(|| Error::input(&self.path, "video stream gone"))?;
+        let mut ctx = codec::context::Context::from_parameters(stream.parameters())
+            .map_err(|e| Error::input(&self.path, format!("video stream: {e}")))?;
+        ctx.set_threading(codec::threading::Config {
+            kind: codec::threading::Type::Frame,
+            ..Default::default()
+        });
+        // SAFETY: a plain field of the not yet opened context.
+        unsafe { (*ctx.as_mut_ptr()).flags2 |= ffmpeg::ffi::AV_CODEC_FLAG2_EXPORT_MVS };
+        self.decoder = ctx.decoder().video().map_err(|e| {
+            Error::input(&self.path, format!("cannot decode the video stream ({e})"))
+        })?;
+        self.decoder_motion = true;
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -347,6 +375,9 @@ impl Source {
             })?;
         }
         let mut past_end = false;
+        // Whether the last frame handed on was an I or P frame: a P frame right after one
+        // refers to it, the previous frame.
+        let mut after_anchor = false;
         while next_index < limit && !stop() && !past_end {
             if !eof {
                 let mut packet = ffmpeg::Packet::empty();
@@ -432,8 +463,18 @@ impl Source {
                         f.pts = Some(pts);
                         f.duration = duration;
                         if let Some(est) = &mut self.motion {
+                            let kind = decoded.kind();
+                            let vectors = (self.decoder_motion
+                                && after_anchor
+                                && kind == ffmpeg::picture::Type::P
+                                && self.info.quarter_turns == 0)
+                                .then(|| block_vectors(&decoded, (f.width, f.height)))
+                                .flatten();
+                            after_anchor =
+                                matches!(kind, ffmpeg::picture::Type::I | ffmpeg::picture::Type::P);
+                            let (w, h) = (f.width as usize, f.height as usize);
                             f.motion = est
-                                .next(&f.rgb, f.width as usize, f.height as usize)
+                                .next_with(&f.rgb, w, h, vectors.as_deref())
                                 .map(Box::new);
                         }
                         let t0 = std::time::Instant::now();
@@ -583,6 +624,41 @@ pub fn io_problem(e: &std::io::Error) -> String {
 
 /// FFmpeg gives the display matrix's rotation counter-clockwise; players turn the picture
 /// clockwise by the opposite angle.
+/// The decoder's motion vectors of `frame` that point into the past, scaled to the processing
+/// size `out` (`None` when the frame has none: intra frames, or a codec that exports none).
+fn block_vectors(
+    frame: &frame::Video,
+    out: (u32, u32),
+) -> Option<Vec<crate::temporal::BlockVector>> {
+    let data = frame.side_data(frame::side_data::Type::MotionVectors)?;
+    let bytes = data.data();
+    let size = std::mem::size_of::<ffmpeg::ffi::AVMotionVector>();
+    let (sx, sy) = (
+        out.0 as f32 / frame.width().max(1) as f32,
+        out.1 as f32 / frame.height().max(1) as f32,
+    );
+    let vectors: Vec<_> = bytes
+        .chunks_exact(size)
+        .map(|c| {
+            // SAFETY: the side data is an array of AVMotionVector; read unaligned, by value.
+            unsafe { std::ptr::read_unaligned(c.as_ptr().cast::<ffmpeg::ffi::AVMotionVector>()) }
+        })
+        .filter(|mv| mv.source < 0 && mv.motion_scale > 0)
+        .map(|mv| {
+            let scale = f32::from(mv.motion_scale);
+            crate::temporal::BlockVector {
+                x: f32::from(mv.dst_x) * sx,
+                y: f32::from(mv.dst_y) * sy,
+                w: f32::from(mv.w) * sx,
+                h: f32::from(mv.h) * sy,
+                u: mv.motion_x as f32 / scale * sx,
+                v: mv.motion_y as f32 / scale * sy,
+            }
+        })
+        .collect();
+    (!vectors.is_empty()).then_some(vectors)
+}
+
 fn quarter_turns_from_matrix(matrix: &[u8]) -> u32 {
     // SAFETY: the matrix holds at least 9 i32 (checked by the caller); av_display_rotation_get reads 9.
     let degrees = unsafe { ffmpeg::ffi::av_display_rotation_get(matrix.as_ptr().cast::<i32>()) };

@@ -347,6 +347,71 @@ impl Motion {
     }
 }
 
+/// Where `--temporal` takes the motion from (`--temporal-motion`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum MotionSource {
+    /// A dense flow computed from the decoded frames.
+    #[default]
+    Flow,
+    /// The decoder's motion vectors where they point at the previous frame (P frames right after
+    /// an I or P frame), the flow on the other frames.
+    Decoder,
+}
+
+/// One block's motion vector from the decoder, in pixels of the processing size: the `w x h`
+/// block centred at `(x, y)` shows what was at `(x + u, y + v)` in the previous frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BlockVector {
+    pub x: f32,
+    pub y: f32,
+    pub w: f32,
+    pub h: f32,
+    pub u: f32,
+    pub v: f32,
+}
+
+/// Radius (flow pixels) of the normalised box filter that turns the decoder's block vectors into
+/// a smooth field: about one 16x16 macroblock at half size, so block edges do not tear the warp.
+const BLOCK_SMOOTHING: usize = 4;
+
+/// The block vectors as a dense field at `w x h` (`1/FLOW_SCALE` of the processing size): each
+/// block's vector over its area, then a normalised box filter (which also fills small gaps, such
+/// as intra blocks, from their neighbours); where no block is near, no motion.
+fn densify(vectors: &[BlockVector], w: usize, h: usize) -> Flow {
+    // (Σu, Σv, count) per flow pixel, packed for the 3-channel box filter.
+    let mut acc = vec![0.0f32; w * h * 3];
+    let s = FLOW_SCALE as f32;
+    for b in vectors {
+        let span = |c: f32, size: f32, n: usize| {
+            let lo = ((c - size / 2.0) / s).round().clamp(0.0, n as f32) as usize;
+            let hi = ((c + size / 2.0) / s).round().clamp(0.0, n as f32) as usize;
+            lo..hi
+        };
+        let (xs, ys) = (span(b.x, b.w, w), span(b.y, b.h, h));
+        let (u, v) = (b.u / s, b.v / s);
+        if !(u.is_finite() && v.is_finite()) {
+            continue;
+        }
+        for y in ys {
+            for a in acc[(y * w + xs.start) * 3..(y * w + xs.end) * 3].chunks_exact_mut(3) {
+                a[0] += u;
+                a[1] += v;
+                a[2] += 1.0;
+            }
+        }
+    }
+    let mut scratch = BoxScratch::default();
+    let smooth = box_blur_into(&acc, w, h, BLOCK_SMOOTHING, &mut scratch);
+    let mut flow = Flow::zero(w, h);
+    for (k, a) in smooth.chunks_exact(3).enumerate() {
+        if a[2] > 1e-3 {
+            flow.u[k] = a[0] / a[2];
+            flow.v[k] = a[1] / a[2];
+        }
+    }
+    flow
+}
+
 /// Measures the motion between consecutive frames of one video, in decode order.
 #[derive(Debug, Default)]
 pub struct MotionEstimator {
@@ -358,6 +423,18 @@ impl MotionEstimator {
     /// The motion from this frame back to the previous one; `None` for the first frame, after a
     /// size change, and at a scene cut.
     pub fn next(&mut self, rgb: &[u8], width: usize, height: usize) -> Option<Motion> {
+        self.next_with(rgb, width, height, None)
+    }
+
+    /// As [`MotionEstimator::next`], with the decoder's motion vectors back to the previous frame
+    /// when there are some: then the field comes from them instead of the search.
+    pub fn next_with(
+        &mut self,
+        rgb: &[u8],
+        width: usize,
+        height: usize,
+        vectors: Option<&[BlockVector]>,
+    ) -> Option<Motion> {
         let base = Grey::from_rgb(rgb, width, height, FLOW_SCALE);
         let colours = colours_at(rgb, width, height, base.w, base.h);
         let mut pyramid = vec![base];
@@ -371,16 +448,22 @@ impl MotionEstimator {
         if prev_pyr[0].w != cur_pyr[0].w || prev_pyr[0].h != cur_pyr[0].h {
             return None;
         }
-        let coarsest = cur_pyr.last().expect("non-empty");
-        let mut flow = Flow::zero(coarsest.w, coarsest.h);
-        for level in (0..cur_pyr.len()).rev() {
-            let (c, p) = (&cur_pyr[level], &prev_pyr[level]);
-            if flow.w != c.w || flow.h != c.h {
-                flow = flow.resized(c.w, c.h);
-            }
-            flow = inverse_search(c, p, &flow);
-        }
         let fine = &cur_pyr[0];
+        let flow = match vectors {
+            Some(v) => densify(v, fine.w, fine.h),
+            None => {
+                let coarsest = cur_pyr.last().expect("non-empty");
+                let mut flow = Flow::zero(coarsest.w, coarsest.h);
+                for level in (0..cur_pyr.len()).rev() {
+                    let (c, p) = (&cur_pyr[level], &prev_pyr[level]);
+                    if flow.w != c.w || flow.h != c.h {
+                        flow = flow.resized(c.w, c.h);
+                    }
+                    flow = inverse_search(c, p, &flow);
+                }
+                flow
+            }
+        };
         let visibility = visibility(&flow, cur_colours, &prev_colours, fine.w, fine.h);
         let motion = Motion { flow, visibility };
         (motion.coverage() >= SCENE_CUT).then_some(motion)
@@ -772,6 +855,52 @@ mod tests {
         let median = errs[errs.len() / 2];
         assert!(median < 0.15, "median end-point error {median} px");
         assert!(m.coverage() > 0.8, "coverage {}", m.coverage());
+    }
+
+    /// 16x16 blocks over a `w x h` frame, each with the vector `(u, v)`, but for `missing`.
+    fn blocks(w: usize, h: usize, u: f32, v: f32, missing: &[(usize, usize)]) -> Vec<BlockVector> {
+        let mut out = Vec::new();
+        for by in 0..h / 16 {
+            for bx in 0..w / 16 {
+                if !missing.contains(&(bx, by)) {
+                    out.push(BlockVector {
+                        x: (bx * 16 + 8) as f32,
+                        y: (by * 16 + 8) as f32,
+                        w: 16.0,
+                        h: 16.0,
+                        u,
+                        v,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn decoder_vectors_of_a_shift_give_the_shift_back() {
+        let (w, h) = (160, 128);
+        let mut est = MotionEstimator::default();
+        est.next_with(&texture(w, h, 0.0, 0.0), w, h, None);
+        // One block without a vector (an intra block): its neighbours fill it in.
+        let v = blocks(w, h, -6.0, -4.0, &[(4, 3)]);
+        let m = est
+            .next_with(&texture(w, h, 6.0, 4.0), w, h, Some(&v))
+            .expect("motion");
+        let worst = (0..m.flow.u.len())
+            .map(|k| (m.flow.u[k] + 3.0).abs().max((m.flow.v[k] + 2.0).abs()))
+            .fold(0.0f32, f32::max);
+        assert!(worst < 1e-3, "worst error {worst} px");
+        assert!(m.coverage() > 0.8, "coverage {}", m.coverage());
+        // Vectors that do not fit the picture leave it unblended (low visibility), not moved.
+        let mut est = MotionEstimator::default();
+        est.next_with(&texture(w, h, 0.0, 0.0), w, h, None);
+        let wrong = blocks(w, h, 6.0, 4.0, &[]);
+        let m = est.next_with(&texture(w, h, 6.0, 4.0), w, h, Some(&wrong));
+        assert!(
+            m.is_none_or(|m| m.coverage() < 0.5),
+            "wrong vectors trusted"
+        );
     }
 
     #[test]

@@ -47,6 +47,7 @@ fn run_with(
         &mut workers,
         &PipelineOptions {
             temporal: None,
+            temporal_motion: Default::default(),
             adjust: Adjust::default(),
             limit: None,
             cancel: &cancel,
@@ -123,6 +124,7 @@ fn cancelling_leaves_no_output() {
         &mut workers,
         &PipelineOptions {
             temporal: None,
+            temporal_motion: Default::default(),
             adjust: Adjust::default(),
             limit: None,
             cancel: &cancel,

@@ -76,3 +76,56 @@ fn temporal_strength_outside_zero_to_one_is_a_usage_error() {
     let r = vstyle!("x.mp4", "-m", model("invert.onnx"), "--temporal", "1.5");
     assert_eq!(r.status.code(), Some(2));
 }
+
+#[test]
+fn decoder_motion_keeps_frame_count_and_timestamps() {
+    // H.264 without B frames: every P frame's vectors point at the previous frame.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("ippp.mp4");
+    make_clip(
+        &input,
+        &Clip {
+            frames: 12,
+            width: 96,
+            height: 64,
+            codec_args: &["-c:v", "libx264", "-bf", "0", "-pix_fmt", "yuv420p"],
+            smooth: true,
+            ..Clip::default()
+        },
+    );
+    let mut pts = Vec::new();
+    for motion in ["flow", "decoder"] {
+        let out = dir.path().join(format!("{motion}.mkv"));
+        let r = vstyle!(
+            &input,
+            "-m",
+            model("small_conv.onnx"),
+            "--temporal",
+            "--temporal-motion",
+            motion,
+            "--codec",
+            "ffv1",
+            "-o",
+            &out
+        );
+        assert_success(&r);
+        pts.push(video_pts(&out));
+    }
+    assert_eq!(pts[0].len(), 12, "every frame out");
+    assert_eq!(
+        pts[0], pts[1],
+        "the same frames and timestamps with either motion"
+    );
+}
+
+#[test]
+fn temporal_motion_without_temporal_is_a_usage_error() {
+    let r = vstyle!(
+        "x.mp4",
+        "-m",
+        model("invert.onnx"),
+        "--temporal-motion",
+        "decoder"
+    );
+    assert_eq!(r.status.code(), Some(2));
+}

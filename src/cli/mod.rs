@@ -207,6 +207,17 @@ pub struct Args {
     #[arg(long, value_name = "0..1", num_args = 0..=1, default_missing_value = "0.8", value_parser = parse_unit, help_heading = "Style")]
     pub temporal: Option<f32>,
 
+    /// Where `--temporal` takes the motion from: a flow computed from the frames, or the
+    /// decoder's motion vectors where they point at the previous frame (the flow elsewhere).
+    #[arg(
+        long,
+        value_name = "SOURCE",
+        default_value = "flow",
+        requires = "temporal",
+        help_heading = "Style"
+    )]
+    pub temporal_motion: crate::temporal::MotionSource,
+
     /// Bound the processing resolution's longer side (the output keeps the input's size).
     #[arg(long, value_name = "PIXELS", value_parser = clap::value_parser!(u32).range(16..), help_heading = "Style")]
     pub max_side: Option<u32>,
@@ -1073,6 +1084,7 @@ fn file_options(args: &Args) -> pipeline::FileOptions {
         },
         limit: args.limit,
         temporal: args.temporal,
+        temporal_motion: args.temporal_motion,
         window: (args.start.is_some() || args.duration.is_some()).then(|| Window {
             start: args.start.unwrap_or(0.0),
             duration: args.duration,
@@ -1168,6 +1180,7 @@ pub fn stylize_file(
                 cancel,
                 progress,
                 temporal: file.temporal,
+                temporal_motion: file.temporal_motion,
             },
         )
     })();

@@ -25,6 +25,10 @@ pub struct Record {
     pub preserve_colors: bool,
     pub max_side: Option<u32>,
     pub temporal: Option<f32>,
+    /// `--temporal-motion` when not the default flow (so outputs made before it keep their
+    /// fingerprints).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temporal_motion: Option<&'static str>,
     pub value_range: Option<String>,
     pub codec: Option<String>,
     pub crf: Option<u32>,
@@ -102,6 +106,9 @@ impl Record {
             preserve_colors: args.preserve_colors,
             max_side: args.max_side,
             temporal: args.temporal,
+            temporal_motion: (args.temporal.is_some()
+                && args.temporal_motion == crate::temporal::MotionSource::Decoder)
+                .then_some("decoder"),
             value_range: args.value_range.map(|r| format!("{r:?}")),
             codec: args.codec.clone(),
             crf: args.crf,

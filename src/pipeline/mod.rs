@@ -80,6 +80,8 @@ pub struct FileOptions {
     pub limit: Option<u64>,
     /// `--temporal` strength.
     pub temporal: Option<f32>,
+    /// `--temporal-motion`.
+    pub temporal_motion: crate::temporal::MotionSource,
     /// `--start`/`--duration`.
     pub window: Option<crate::decode::Window>,
     /// Copy the audio and the subtitles (`-an`, `-sn` turn them off).
@@ -97,6 +99,8 @@ pub struct PipelineOptions<'a> {
     /// `--temporal`: blend each output with the previous one moved by the input's motion,
     /// with this strength.
     pub temporal: Option<f32>,
+    /// Where that motion comes from.
+    pub temporal_motion: crate::temporal::MotionSource,
 }
 
 /// Keeps the first root-cause error of the run.
@@ -145,6 +149,9 @@ pub fn run(
     let (permit_tx, permit_rx) = bounded::<()>(frames_in_flight);
     let copy_streams = sink.copied_streams();
     source.measure_motion(opts.temporal.is_some());
+    if opts.temporal.is_some() && opts.temporal_motion == crate::temporal::MotionSource::Decoder {
+        source.use_decoder_motion()?;
+    }
     opts.progress.event(Event::FileStarted {
         input: &input,
         frames: source.info.expected_frames(opts.limit),
