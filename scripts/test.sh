@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
+# The library on its own, without the command line's dependencies (the `cli` feature).
+cargo clippy --lib --no-default-features --locked -- -D warnings
 cargo test --locked
 .venv/bin/python -m unittest discover -s models/tests -t . -v
 cargo bench --no-run --locked

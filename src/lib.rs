@@ -20,13 +20,15 @@
 
 // Every dependency is used by the library (main.rs only calls it), so an unused one is a
 // mistake: a warning, and an error under CI's `clippy -D warnings` (not in the unit-test
-// build, which also links the dev-dependencies).
+// build, which also links the dev-dependencies). The command line's dependencies are optional,
+// behind the default `cli` feature, so that the library builds without them.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 // argmin's vector maths comes from this crate's `vec` feature; nothing names it directly.
 use argmin_math as _;
 
 pub mod batch;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod decode;
 pub mod encode;

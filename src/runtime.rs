@@ -17,7 +17,8 @@ use crate::error::{Error, Result};
 const LIB_NAME: &str = "libonnxruntime.so";
 
 /// Which execution provider runs the networks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Device {
     /// CUDA if the ONNX Runtime library and the machine support it, else the CPU (and say which).

@@ -67,7 +67,8 @@ pub fn gram_name(layer: &str) -> String {
 }
 
 /// How the loss network's 2x2 pooling layers pool.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Pool {
     /// Max pooling, as the network was trained.
     #[default]

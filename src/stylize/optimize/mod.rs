@@ -77,7 +77,8 @@ pub const MIN_STYLE_SIDE: u32 = 384;
 const HISTORY: usize = 10;
 
 /// Where the optimisation starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Init {
     /// The content image (style transfer).
     Content,

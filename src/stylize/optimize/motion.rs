@@ -12,7 +12,8 @@ use crate::frame::rgb_to_chw_padded;
 use crate::temporal::{Motion, warp_previous};
 
 /// Where a video frame after the first starts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum VideoStart {
     /// The previous result moved by the input's motion; pixels the previous frame did not show
     /// (disocclusions, what came in at the edges) start from the current frame.
