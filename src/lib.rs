@@ -15,8 +15,9 @@
 //!   after the frames are back in order, blends each output with the previous one moved by it.
 //! - [`encode`] puts frames back in order into the output container, next to the copied streams,
 //!   under a temporary name that becomes the final one only when the file is complete.
-//! - [`pipeline`] runs those stages for one file; [`batch`] turns inputs and folders into a sorted,
-//!   shardable list of jobs; [`cli`] runs them.
+//! - [`pipeline`] runs those stages for one file and [`job`] sets them up for one input and
+//!   output; [`batch`] turns inputs and folders into a sorted, shardable list of jobs; [`cli`]
+//!   checks the command line once and runs them.
 
 // Every dependency is used by the library (main.rs only calls it), so an unused one is a
 // mistake: a warning, and an error under CI's `clippy -D warnings` (not in the unit-test
@@ -34,6 +35,7 @@ pub mod decode;
 pub mod encode;
 pub mod error;
 pub mod frame;
+pub mod job;
 pub mod locate;
 pub mod output;
 pub mod pipeline;

@@ -428,6 +428,61 @@ fn a_missing_ort_library_gets_one_line_that_says_what_to_do() {
 }
 
 #[test]
+fn configuration_problems_exit_with_code_2_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = good_clip(dir.path());
+    let out = dir.path().join("out.mp4");
+    let invert = model("invert.onnx");
+    let base = |extra: &[&str]| -> Vec<std::ffi::OsString> {
+        let mut v: Vec<std::ffi::OsString> = vec![
+            input.clone().into(),
+            "-m".into(),
+            invert.clone().into(),
+            "-o".into(),
+            out.clone().into(),
+        ];
+        v.extend(extra.iter().map(Into::into));
+        v
+    };
+    for (extra, names) in [
+        (&["--codec", "no-such-encoder"][..], "--codec"),
+        (&["--pix-fmt", "yuv999p"][..], "--pix-fmt"),
+        (
+            &["--mode", "feedforward", "--steps", "3"][..],
+            "--steps is only for --mode optimize",
+        ),
+        (&["--style-mix", "a=x"][..], "--style-mix"),
+        (&["--jobs", "2"][..], "--jobs is for batch mode"),
+        (&["--shard", "0/2"][..], "--shard is for batch mode"),
+        (&["--suffix", "_x"][..], "--suffix"),
+        (&["--mode", "optimize"][..], "only for --mode feedforward"),
+    ] {
+        let args = base(extra);
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        refused(&args, names, dir.path(), &["good.mkv"]);
+    }
+    // Several inputs are a batch, which takes no --workers.
+    let other = dir.path().join("other.mkv");
+    std::fs::copy(&input, &other).unwrap();
+    let batch_out = dir.path().join("styled/");
+    refused(
+        &[
+            input.as_ref(),
+            other.as_ref(),
+            "-m".as_ref(),
+            invert.as_ref(),
+            "-o".as_ref(),
+            batch_out.as_ref(),
+            "--workers".as_ref(),
+            "2".as_ref(),
+        ],
+        "--workers",
+        dir.path(),
+        &["good.mkv", "other.mkv"],
+    );
+}
+
+#[test]
 fn usage_errors_exit_with_code_2() {
     let r = support::vstyle(&["in.mp4".as_ref(), "--strength".as_ref(), "2".as_ref()]);
     assert_eq!(r.status.code(), Some(2));

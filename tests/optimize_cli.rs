@@ -183,7 +183,7 @@ fn flags_of_the_other_mode_are_refused_by_name() {
         "-o",
         dir.path().join("out.png"),
     );
-    assert!(!run.status.success());
+    assert_eq!(run.status.code(), Some(2), "a usage error");
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(err.contains("--steps is only for --mode optimize"), "{err}");
 
@@ -200,7 +200,7 @@ fn flags_of_the_other_mode_are_refused_by_name() {
         "-o",
         dir.path().join("out.png"),
     );
-    assert!(!run.status.success());
+    assert_eq!(run.status.code(), Some(2), "a usage error");
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(
         err.contains("--style-scale, --temporal-weight are only for --mode optimize"),
@@ -216,7 +216,7 @@ fn flags_of_the_other_mode_are_refused_by_name() {
         "-o",
         dir.path().join("out.png"),
     );
-    assert!(!run.status.success());
+    assert_eq!(run.status.code(), Some(2), "a usage error");
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(
         err.contains("--max-side is only for --mode feedforward") && err.contains("--size"),
@@ -224,7 +224,7 @@ fn flags_of_the_other_mode_are_refused_by_name() {
     );
 
     let run = vstyle!("--mode", "optimize", "--style", &content);
-    assert!(!run.status.success());
+    assert_eq!(run.status.code(), Some(2), "a usage error");
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(err.contains("no input given"), "{err}");
 }

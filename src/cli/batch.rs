@@ -19,6 +19,7 @@ use crate::output::{looks_complete, partial_path, remove_stale_partials};
 use crate::stylize::Stylizer;
 use crate::stylize::shared::SharedStylizer;
 
+use super::config::Config;
 use super::record::{Record, fingerprint_of, now_utc};
 use super::render::Renderer;
 use super::{Args, RunInfo, check_output, stylize_file};
@@ -185,20 +186,13 @@ pub fn is_batch(args: &Args) -> bool {
 /// counting the failed files when any failed (each was reported already).
 pub fn run(
     args: &Args,
+    config: &Config,
     cancel: &AtomicBool,
     record: &Record,
     load: impl FnOnce() -> Result<(Box<dyn Stylizer>, RunInfo)>,
 ) -> Result<()> {
     let started = Instant::now();
     let started_at = now_utc();
-    if let Some(out) = &args.output
-        && out.exists()
-        && !out.is_dir()
-    {
-        return Err(Error::Usage(format!(
-            "-o {out:?} is a file; with folders or several inputs -o names a folder"
-        )));
-    }
     let shard = match args.shard {
         Some(s) => Some((s, ShardSource::Flag)),
         None => batch::shard_from_env(|k| std::env::var(k).ok()).map_err(Error::Usage)?,
@@ -306,7 +300,7 @@ pub fn run(
         }
         run_info = Some(info);
         let stylizer = SharedStylizer::new(stylizer);
-        let ran = run_jobs(args, &split.to_run, &stylizer, record, cancel);
+        let ran = run_jobs(args, config, &split.to_run, &stylizer, record, cancel);
         for (j, o) in split.to_run.iter().zip(ran) {
             outcomes.insert(j.output.clone(), o);
         }
@@ -357,25 +351,13 @@ pub fn run(
 /// Runs `jobs` with `--jobs` of them in flight; returns their outcomes in order.
 fn run_jobs(
     args: &Args,
+    config: &Config,
     jobs: &[Job],
     stylizer: &SharedStylizer,
     record: &Record,
     cancel: &AtomicBool,
 ) -> Vec<Outcome> {
-    let encode = match super::encode_options(args) {
-        Ok(e) => e,
-        Err(e) => {
-            // Checked when the arguments were read; kept as a failure of every file just in case.
-            let error = e.to_string();
-            return jobs
-                .iter()
-                .map(|_| Outcome::Failed {
-                    error: error.clone(),
-                })
-                .collect();
-        }
-    };
-    let frames = super::file_options(args);
+    let (encode, frames) = (&config.encode, config.file);
     let renderer = Renderer::new(args.quiet, jobs.len());
     let progress = renderer.progress();
     let print = |line: &str| renderer.println(line);
@@ -384,7 +366,7 @@ fn run_jobs(
     let workers = (args.jobs as usize).clamp(1, jobs.len().max(1));
     std::thread::scope(|scope| {
         for w in 0..workers {
-            let (next, outcomes, print, encode) = (&next, &outcomes, &print, &encode);
+            let (next, outcomes, print) = (&next, &outcomes, &print);
             std::thread::Builder::new()
                 .name(format!("file-{w}"))
                 .spawn_scoped(scope, move || {

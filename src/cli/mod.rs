@@ -32,6 +32,7 @@ macro_rules! say {
 }
 
 mod batch;
+mod config;
 mod optimize;
 mod record;
 mod render;
@@ -45,16 +46,14 @@ use std::time::Instant;
 use clap::Parser;
 
 use crate::batch::Shard;
-use crate::decode::{Source, Window};
-use crate::encode::{EncodeOptions, Sink, is_image_path};
+use crate::decode::Source;
+use crate::encode::{EncodeOptions, is_image_path};
 use crate::error::{Error, Result};
-use crate::pipeline::{self, PipelineOptions};
-use crate::progress::{Event, Progress};
 use crate::runtime::{self, Device, SessionOptions};
+use crate::stylize::Stylizer;
 use crate::stylize::feedforward::{FeedForward, FeedForwardOptions, StyleRequest, ValueRange};
 use crate::stylize::optimize::Optimize;
 use crate::stylize::styles::StyleChoice;
-use crate::stylize::{Adjust, Stylizer};
 pub use optimize::{Mode, OptimizeArgs};
 
 /// The README's main commands, shown at the end of `--help`.
@@ -387,7 +386,7 @@ fn long_version() -> String {
     )
 }
 
-pub use crate::batch::Job;
+pub use crate::job::{Job, stylize_file};
 
 /// The default output name for a single input: `name_styled.ext` beside it.
 pub fn default_output(input: &Path) -> PathBuf {
@@ -609,62 +608,28 @@ pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
         let _ = std::io::Write::write_all(&mut std::io::stdout(), listing.as_bytes());
         return Ok(());
     }
-    let mode = optimize::resolve_mode(
-        args.mode,
-        &optimize::FeedForwardGiven {
-            model: args.model.is_some(),
-            max_side: args.max_side.is_some(),
-            batch: args.batch != 1,
-            style_choice: args.style_name.is_some() || args.style_mix.is_some(),
-        },
-        &args.optimize,
-    )?;
-    if args.sheet.is_some() || args.preview.is_some() {
-        return preview(args, mode, cancel);
-    }
-    if args.inputs.is_empty() && args.optimize.style.is_none() && args.model.is_none() {
-        return Err(Error::Usage(
-            "give an INPUT video, image or folder and a style (--model MODEL.onnx or --style IMAGE); see vstyle --help".into(),
-        ));
-    }
-    if mode == Mode::Feedforward && args.model.is_none() {
-        return Err(Error::Usage(
-            "no style given: pass --model MODEL.onnx (or --style IMAGE to optimise)".into(),
-        ));
-    }
-    if batch::is_batch(args) {
-        if mode == Mode::Optimize {
-            return Err(Error::Usage(
-                "batch mode runs feed-forward models (--model); optimise one file at a time".into(),
-            ));
+    let config = config::Config::from_args(args)?;
+    let mode = config.mode;
+    match config.run {
+        config::RunKind::Preview => return preview(args, &config, cancel),
+        config::RunKind::Batch => {
+            let record = run_record(args, mode)?;
+            return batch::run(args, &config, cancel, &record, || {
+                load_stylizer(args, &config)
+            });
         }
-        if args.workers.is_some() {
-            return Err(Error::Usage(
-                "--workers is for one file; in batch mode -j runs files side by side on one session".into(),
-            ));
-        }
-        let record = run_record(args, mode)?;
-        return batch::run(args, cancel, &record, || load_stylizer(args));
-    }
-    for (given, flag) in [
-        (args.recursive, "--recursive"),
-        (args.shard.is_some(), "--shard"),
-        (args.jobs > 1, "--jobs"),
-    ] {
-        if given {
-            return Err(Error::Usage(format!(
-                "{flag} is for batch mode (folders, several inputs, or -o naming a folder)"
-            )));
-        }
+        config::RunKind::Single => {}
     }
     // A texture needs no content: the style image stands in as the input, whose frame the
     // optimiser ignores, and the texture comes out at the processing size.
     let texture_only =
         mode == Mode::Optimize && args.optimize.content_weight() == 0.0 && args.inputs.is_empty();
     let job = if texture_only {
-        let style = args.optimize.style.clone().ok_or_else(|| {
-            Error::Usage("a texture is made from a style image: pass --style IMAGE".into())
-        })?;
+        let style = args
+            .optimize
+            .style
+            .clone()
+            .expect("a texture's style image was checked with the arguments");
         Job {
             output: args
                 .output
@@ -673,18 +638,8 @@ pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
             input: style,
         }
     } else {
-        let [input] = args.inputs.as_slice() else {
-            return Err(Error::Usage(
-                "no input given (only a texture, --mode optimize --content-weight 0, needs none)"
-                    .into(),
-            ));
-        };
+        let input = &args.inputs[0];
         let output = match &args.output {
-            Some(o) if args.suffix.is_some() || args.format.is_some() => {
-                return Err(Error::Usage(format!(
-                    "-o {o:?} names the output already; --suffix and --format name outputs in batch mode"
-                )));
-            }
             Some(o) => o.clone(),
             None if args.suffix.is_some() || args.format.is_some() => {
                 let found = crate::batch::discover(std::slice::from_ref(input), false, None)?;
@@ -715,17 +670,12 @@ pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
     let mut run_info = None;
     let (mut stylizers, provider) = match mode {
         Mode::Feedforward => {
-            let loaded = load_stylizers(args, None)?;
+            let loaded = load_stylizers(args, &config.style, None)?;
             let what = loaded.info.describe();
             run_info = Some(loaded.info);
             (loaded.stylizers, what)
         }
         Mode::Optimize => {
-            if args.workers.is_some_and(|w| w > 1) {
-                return Err(Error::Usage(
-                    "--workers: optimisation starts each frame from the previous one, so it runs one worker".into(),
-                ));
-            }
             runtime::environment(args.ort_lib.as_deref())?;
             let session = SessionOptions {
                 device: args.device,
@@ -740,9 +690,9 @@ pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
     };
     let encode = EncodeOptions {
         comment: Some(record.tag()),
-        ..encode_options(args)?
+        ..config.encode.clone()
     };
-    let frames = file_options(args);
+    let frames = config.file;
     let renderer = render::Renderer::new(args.quiet, 1);
     let result = stylize_file(
         &job,
@@ -836,30 +786,9 @@ struct Loaded {
 
 /// Loads the network the arguments name (once per run, whatever the number of files); returns
 /// it with what runs.
-fn load_stylizer(args: &Args) -> Result<(Box<dyn Stylizer>, RunInfo)> {
-    let mut loaded = load_stylizers(args, Some(1))?;
+fn load_stylizer(args: &Args, config: &config::Config) -> Result<(Box<dyn Stylizer>, RunInfo)> {
+    let mut loaded = load_stylizers(args, &config.style, Some(1))?;
     Ok((loaded.stylizers.remove(0), loaded.info))
-}
-
-/// The style the arguments ask a feed-forward network for.
-fn style_request(args: &Args) -> Result<StyleRequest> {
-    Ok(
-        match (&args.style_name, &args.style_mix, &args.optimize.style) {
-            (Some(name), None, None) => StyleRequest::Choice(StyleChoice::One(name.clone())),
-            (None, Some(mix), None) => StyleRequest::Choice(
-                StyleChoice::parse_mix(mix)
-                    .map_err(|m| Error::Usage(format!("--style-mix: {m}")))?,
-            ),
-            (None, None, Some(image)) => StyleRequest::Image(image.clone()),
-            (None, None, None) => StyleRequest::None,
-            _ => {
-                return Err(Error::Usage(
-                    "--style-name, --style-mix and --style IMAGE each choose the style; give one"
-                        .into(),
-                ));
-            }
-        },
-    )
 }
 
 /// The options of a feed-forward network from the arguments, with `threads` per session.
@@ -889,8 +818,7 @@ fn model_path(args: &Args) -> Result<PathBuf> {
 /// Loads one session per stylize worker. `workers: None` picks the default: one on the CPU,
 /// where a session already uses every core, and two on CUDA, where a second session keeps the
 /// GPU busy while the first converts and copies its frames.
-fn load_stylizers(args: &Args, workers: Option<usize>) -> Result<Loaded> {
-    let style = style_request(args)?;
+fn load_stylizers(args: &Args, style: &StyleRequest, workers: Option<usize>) -> Result<Loaded> {
     let env = runtime::environment(args.ort_lib.as_deref())?;
     let (model, precision) =
         model_in_precision(&model_path(args)?, args.precision, env, args.device)?;
@@ -990,8 +918,8 @@ fn model_in_precision(
 }
 
 /// `--sheet PHOTO` and `--preview N`: one PNG to look at before a long run.
-fn preview(args: &Args, mode: Mode, cancel: &AtomicBool) -> Result<()> {
-    if mode != Mode::Feedforward || args.model.is_none() {
+fn preview(args: &Args, config: &config::Config, cancel: &AtomicBool) -> Result<()> {
+    if config.mode != Mode::Feedforward || args.model.is_none() {
         return Err(Error::Usage(
             "--sheet and --preview show a feed-forward model's styles: pass --model MODEL".into(),
         ));
@@ -1033,7 +961,7 @@ fn preview(args: &Args, mode: Mode, cancel: &AtomicBool) -> Result<()> {
     let env = runtime::environment(args.ort_lib.as_deref())?;
     let (model, precision) =
         model_in_precision(&model_path(args)?, args.precision, env, args.device)?;
-    let mut style = style_request(args)?;
+    let mut style = config.style.clone();
     if args.sheet.is_some() && style == StyleRequest::None {
         // The sheet paints every style; the first one only gets the network loaded.
         style = StyleRequest::Choice(StyleChoice::One("0".into()));
@@ -1073,129 +1001,6 @@ fn suffixed(path: &Path, suffix: &str, ext: &str) -> PathBuf {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
     path.with_file_name(format!("{stem}{suffix}.{ext}"))
-}
-
-/// What happens to the frames: the post-processing, the frame limit, the temporal blend.
-fn file_options(args: &Args) -> pipeline::FileOptions {
-    pipeline::FileOptions {
-        adjust: Adjust {
-            strength: args.strength,
-            preserve_colors: args.preserve_colors,
-        },
-        limit: args.limit,
-        temporal: args.temporal,
-        temporal_motion: args.temporal_motion,
-        window: (args.start.is_some() || args.duration.is_some()).then(|| Window {
-            start: args.start.unwrap_or(0.0),
-            duration: args.duration,
-        }),
-        audio: !args.no_audio,
-        subtitles: !args.no_subtitles,
-    }
-}
-
-fn encode_options(args: &Args) -> Result<EncodeOptions> {
-    let pixel_format = match &args.pix_fmt {
-        None => None,
-        Some(name) => match name.parse::<ffmpeg_next::format::Pixel>() {
-            Ok(p) if p != ffmpeg_next::format::Pixel::None => Some(p),
-            _ => {
-                return Err(Error::Usage(format!(
-                    "--pix-fmt: unknown pixel format {name:?} (see `ffmpeg -pix_fmts`)"
-                )));
-            }
-        },
-    };
-    Ok(EncodeOptions {
-        codec: args.codec.clone(),
-        crf: args.crf,
-        preset: args.preset.clone(),
-        pixel_format,
-        overwrite: args.overwrite,
-        bitrate: args.bitrate,
-        encoder_opts: args
-            .encoder_opt
-            .iter()
-            .filter_map(|kv| kv.split_once('='))
-            .map(|(k, v)| (k.trim().to_string(), v.to_string()))
-            .collect(),
-        comment: None,
-    })
-}
-
-/// Stylizes one file: opens it, sizes the frames for the stylizers, and runs the pipeline.
-///
-/// # Errors
-/// Any failure of that file; nothing is left at the output path then.
-pub fn stylize_file(
-    job: &Job,
-    stylizers: &mut [Box<dyn Stylizer>],
-    encode: &EncodeOptions,
-    file: &pipeline::FileOptions,
-    cancel: &AtomicBool,
-    progress: &dyn Progress,
-) -> Result<pipeline::FileStats> {
-    let started = Instant::now();
-    let result = (|| {
-        let mut source = Source::open(&job.input)?;
-        if let Some(w) = file.window {
-            source.set_window(w);
-        }
-        let (uw, uh) = source.info.upright_size();
-        let (pw, ph) = stylizers[0].processing_size(uw, uh);
-        source.set_output_size(pw, ph);
-        for s in stylizers.iter_mut() {
-            s.reset();
-        }
-        // A picture out holds one frame, whatever comes in.
-        let limit = if is_image_path(&job.output) {
-            Some(1)
-        } else {
-            file.limit
-        };
-        let mut info = source.info.clone();
-        if stylizers[0].output_at_processing_size() {
-            // Written upright at the size it was made: nothing of the input's size is left in it.
-            (info.width, info.height) = (pw, ph);
-            info.quarter_turns = 0;
-            info.display_matrix = None;
-        }
-        let copied: Vec<_> = source
-            .copyable_streams()
-            .into_iter()
-            .filter(|(_, params, _)| match params.medium() {
-                ffmpeg_next::media::Type::Audio => file.audio,
-                ffmpeg_next::media::Type::Subtitle => file.subtitles,
-                _ => true,
-            })
-            .collect();
-        let sink = Sink::create(&job.output, &info, &copied, encode)?;
-        pipeline::run(
-            source,
-            sink,
-            stylizers,
-            &PipelineOptions {
-                adjust: file.adjust,
-                limit,
-                cancel,
-                progress,
-                temporal: file.temporal,
-                temporal_motion: file.temporal_motion,
-            },
-        )
-    })();
-    match &result {
-        Ok(s) => progress.event(Event::FileFinished {
-            input: &job.input,
-            frames: s.frames,
-            seconds: started.elapsed().as_secs_f64(),
-        }),
-        Err(e) => progress.event(Event::FileFailed {
-            input: &job.input,
-            message: e.to_string(),
-        }),
-    }
-    result
 }
 
 /// Physical cores are what the network's threads scale with; hyper-threads add little.

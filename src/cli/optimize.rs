@@ -222,7 +222,7 @@ pub fn resolve_mode(mode: Option<Mode>, ff: &FeedForwardGiven, opt: &OptimizeArg
         Mode::Optimize
     });
     match mode {
-        Mode::Feedforward if !opt_given.is_empty() => Err(Error::Other(format!(
+        Mode::Feedforward if !opt_given.is_empty() => Err(Error::Usage(format!(
             "{} {} only for --mode optimize",
             opt_given.join(", "),
             if opt_given.len() == 1 { "is" } else { "are" }
@@ -235,7 +235,7 @@ pub fn resolve_mode(mode: Option<Mode>, ff: &FeedForwardGiven, opt: &OptimizeArg
             } else {
                 ""
             };
-            Err(Error::Other(format!(
+            Err(Error::Usage(format!(
                 "{} {} only for --mode feedforward{hint}",
                 ff_given.join(", "),
                 if ff_given.len() == 1 { "is" } else { "are" }
@@ -259,7 +259,7 @@ pub fn loss_net(explicit: Option<&Path>) -> Result<PathBuf> {
             .iter()
             .map(|p| p.join(LOSS_NET).display().to_string())
             .collect();
-        Error::Other(format!(
+        Error::Usage(format!(
             "no loss network found (tried {}); run `python models/prepare_vgg.py` (see models/README.md) or pass --loss-net",
             tried.join(", ")
         ))
