@@ -2,10 +2,10 @@
 //! the [`crate::pipeline`] between them. The command line and library users run files through
 //! [`stylize_file`], one file or a batch of them.
 
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 pub use crate::batch::Job;
+use crate::cancel::Cancel;
 use crate::decode::Source;
 use crate::encode::{EncodeOptions, Sink, is_image_path};
 use crate::error::Result;
@@ -22,7 +22,7 @@ pub fn stylize_file(
     stylizers: &mut [Box<dyn Stylizer>],
     encode: &EncodeOptions,
     file: &pipeline::FileOptions,
-    cancel: &AtomicBool,
+    cancel: &Cancel,
     progress: &dyn Progress,
 ) -> Result<pipeline::FileStats> {
     let started = Instant::now();

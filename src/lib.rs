@@ -29,6 +29,7 @@
 use argmin_math as _;
 
 pub mod batch;
+pub mod cancel;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod decode;

@@ -2,8 +2,8 @@
 //! (`--sheet`), and a preview of a few evenly spaced frames of a video, input beside output
 //! (`--preview N`). Both are one PNG, each tile labelled.
 
+use crate::cancel::Cancel;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use font8x8::UnicodeFonts;
 use image::{RgbImage, imageops};
@@ -124,7 +124,7 @@ pub fn contact_sheet(
     let count = network.styles().map_or(0, |s| s.len());
     let mut paint = |network: &mut FeedForward, label: String| -> Result<()> {
         let mut f = picture.clone();
-        network.stylize(std::slice::from_mut(&mut f), &NoProgress)?;
+        network.stylize(std::slice::from_mut(&mut f), &NoProgress, &Cancel::new())?;
         tiles.push(Tile {
             label,
             image: to_image(&f),
@@ -169,7 +169,7 @@ pub fn video_preview(
     stylizer: &mut FeedForward,
     n: usize,
     out: &Path,
-    cancel: &AtomicBool,
+    cancel: &Cancel,
 ) -> Result<usize> {
     let open = || -> Result<Source> {
         let mut source = Source::open(input)?;
@@ -199,7 +199,7 @@ pub fn video_preview(
                 &ptx,
                 &[],
                 Some(last + 1),
-                &|| cancel.load(Ordering::Relaxed),
+                &|| cancel.is_cancelled(),
                 || Ok(()),
             )
         });
@@ -215,15 +215,15 @@ pub fn video_preview(
             })?
             .map(|_| ())
     })?;
-    if cancel.load(Ordering::Relaxed) {
+    if cancel.is_cancelled() {
         return Err(Error::Cancelled);
     }
     stylizer.reset();
     let mut tiles = Vec::new();
     for f in &picked {
         let mut styled = f.clone();
-        stylizer.stylize(std::slice::from_mut(&mut styled), &NoProgress)?;
-        if cancel.load(Ordering::Relaxed) {
+        stylizer.stylize(std::slice::from_mut(&mut styled), &NoProgress, cancel)?;
+        if cancel.is_cancelled() {
             return Err(Error::Cancelled);
         }
         let seconds = if rate.numerator() > 0 {
@@ -259,20 +259,12 @@ pub fn video_preview(
 }
 
 /// Decodes `source` to the end to count its frames (for containers that do not say).
-fn count_frames(source: Source, cancel: &AtomicBool) -> Result<u64> {
+fn count_frames(source: Source, cancel: &Cancel) -> Result<u64> {
     let (tx, rx) = crossbeam_channel::bounded::<Frame>(4);
     let (ptx, _prx) = crossbeam_channel::unbounded();
     std::thread::scope(|s| {
-        let decoder = s.spawn(move || {
-            source.run(
-                &tx,
-                &ptx,
-                &[],
-                None,
-                &|| cancel.load(Ordering::Relaxed),
-                || Ok(()),
-            )
-        });
+        let decoder =
+            s.spawn(move || source.run(&tx, &ptx, &[], None, &|| cancel.is_cancelled(), || Ok(())));
         let counted = rx.iter().count() as u64;
         decoder
             .join()

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use vstyle::cancel::Cancel;
 use vstyle::runtime::{Device, SessionOptions};
 use vstyle::stylize::optimize::{
     Init, Optimize, OptimizeOptions, Pool, Targets, VideoStart, noise,
@@ -175,7 +176,9 @@ fn style_transfer_lowers_the_loss_in_20_steps() {
     let (mut opt, _) = Optimize::with_style(&options(), Some((&style, 40, 30))).unwrap();
     let content = picture(w, h, 2);
     let targets = opt.targets_for(Some(&content), w, h).unwrap();
-    let out = opt.minimise(&content, w, h, &targets, 20, None).unwrap();
+    let out = opt
+        .minimise(&content, w, h, &targets, 20, None, &Cancel::new())
+        .unwrap();
     assert!(out.iterations >= 1 && out.iterations <= 20, "{out:?}");
     assert!(
         out.loss < 0.5 * out.initial_loss,
@@ -206,7 +209,9 @@ fn reconstruction_from_noise_at_conv_1_gets_closer_to_the_content_with_more_step
     let start = noise(content.len(), 1);
     let mut last = psnr(&start, &content);
     for steps in [5, 25, 100, 300] {
-        let out = opt.minimise(&start, w, h, &targets, steps, None).unwrap();
+        let out = opt
+            .minimise(&start, w, h, &targets, steps, None, &Cancel::new())
+            .unwrap();
         let p = psnr(&out.image, &content);
         assert!(
             p > last + 1.0,
@@ -215,6 +220,24 @@ fn reconstruction_from_noise_at_conv_1_gets_closer_to_the_content_with_more_step
         last = p;
     }
     assert!(last > 35.0, "PSNR {last:.1} dB after 300 steps");
+}
+
+#[test]
+fn the_cancel_the_caller_gives_stops_an_optimisation() {
+    let (w, h) = (24, 24);
+    let opts = OptimizeOptions {
+        content_weight: 0.0,
+        init: Init::Noise,
+        ..options()
+    };
+    let style = picture(32, 32, 9);
+    let (mut opt, _) = Optimize::with_style(&opts, Some((&style, 32, 32))).unwrap();
+    let targets = opt.targets_for(None, w, h).unwrap();
+    let start = noise(3 * 24 * 24, 5);
+    let cancel = Cancel::new();
+    cancel.cancel();
+    let r = opt.minimise(&start, w, h, &targets, 40, None, &cancel);
+    assert!(matches!(r, Err(vstyle::Error::Cancelled)), "{:?}", r.err());
 }
 
 #[test]
@@ -229,7 +252,9 @@ fn texture_synthesis_lowers_the_gram_distance_and_needs_no_content() {
     let (mut opt, _) = Optimize::with_style(&opts, Some((&style, 32, 32))).unwrap();
     let targets = opt.targets_for(None, w, h).unwrap();
     let start = noise(3 * 24 * 24, 5);
-    let out = opt.minimise(&start, w, h, &targets, 40, None).unwrap();
+    let out = opt
+        .minimise(&start, w, h, &targets, 40, None, &Cancel::new())
+        .unwrap();
     // With content weight 0 the loss is the weighted Gram distance alone.
     assert!(
         out.loss < 0.05 * out.initial_loss,
@@ -252,7 +277,7 @@ fn the_same_seed_gives_the_same_image_bit_for_bit() {
         let (mut opt, _) = Optimize::with_style(&opts, Some((&style, 24, 24))).unwrap();
         let targets = opt.targets_for(None, w, h).unwrap();
         let start = noise(3 * (w * h) as usize, seed);
-        opt.minimise(&start, w, h, &targets, 10, None)
+        opt.minimise(&start, w, h, &targets, 10, None, &Cancel::new())
             .unwrap()
             .image
     };
@@ -307,9 +332,9 @@ fn two_frames(start: VideoStart) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let mut second = Frame::blank(1, w, h);
     second.rgb = texture_rgb(96, 72, 6.0, 4.0);
     let input = second.rgb.clone();
-    opt.stylize(std::slice::from_mut(&mut first), &progress)
+    opt.stylize(std::slice::from_mut(&mut first), &progress, &Cancel::new())
         .unwrap();
-    opt.stylize(std::slice::from_mut(&mut second), &progress)
+    opt.stylize(std::slice::from_mut(&mut second), &progress, &Cancel::new())
         .unwrap();
     (first.rgb, input, second.rgb)
 }

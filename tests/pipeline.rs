@@ -2,14 +2,15 @@
 
 mod support;
 
-use std::sync::atomic::AtomicBool;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use support::*;
+use vstyle::cancel::Cancel;
 use vstyle::decode::Source;
 use vstyle::encode::{EncodeOptions, Sink};
 use vstyle::pipeline::{self, FakeStylizer, PipelineOptions};
-use vstyle::progress::NoProgress;
+use vstyle::progress::{Event, NoProgress, Progress};
 use vstyle::stylize::{Adjust, Stylizer};
 
 fn run_with(
@@ -40,7 +41,7 @@ fn run_with(
     )
     .unwrap();
     let mut workers = workers;
-    let cancel = AtomicBool::new(false);
+    let cancel = Cancel::new();
     let r = pipeline::run(
         source,
         sink,
@@ -104,7 +105,7 @@ fn a_failing_worker_is_the_error_reported_and_no_output_is_left() {
 }
 
 #[test]
-fn cancelling_leaves_no_output() {
+fn cancelling_before_the_start_leaves_no_output() {
     let dir = tempfile::tempdir().unwrap();
     let (input, output) = (dir.path().join("in.mkv"), dir.path().join("out.mkv"));
     make_clip(
@@ -116,7 +117,8 @@ fn cancelling_leaves_no_output() {
     );
     let source = Source::open(&input).unwrap();
     let sink = Sink::create(&output, &source.info, &[], &EncodeOptions::default()).unwrap();
-    let cancel = AtomicBool::new(true);
+    let cancel = Cancel::new();
+    cancel.cancel();
     let mut workers = fakes(1, None);
     let r = pipeline::run(
         source,
@@ -133,4 +135,90 @@ fn cancelling_leaves_no_output() {
     );
     assert!(matches!(r, Err(vstyle::Error::Cancelled)), "{r:?}");
     assert_eq!(files_in(dir.path()), vec!["in.mkv"]);
+}
+
+/// Counts the frames written and fires `cancel` once `after` of them have been seen.
+struct CancelAfter {
+    after: u64,
+    cancel: Cancel,
+    written: Mutex<Vec<u64>>,
+}
+
+impl Progress for CancelAfter {
+    fn event(&self, event: Event<'_>) {
+        if let Event::FrameDone { index, .. } = event {
+            let mut written = self.written.lock().unwrap();
+            written.push(index);
+            if written.len() as u64 == self.after {
+                self.cancel.cancel();
+            }
+        }
+    }
+}
+
+#[test]
+fn cancelling_mid_stream_drains_the_stages_and_leaves_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in.mkv"), dir.path().join("out.mkv"));
+    let total = 120;
+    make_clip(
+        &input,
+        &Clip {
+            frames: total,
+            ..Clip::default()
+        },
+    );
+    let source = Source::open(&input).unwrap();
+    let sink = Sink::create(
+        &output,
+        &source.info,
+        &source.copyable_streams(),
+        &EncodeOptions {
+            codec: Some("ffv1".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let progress = CancelAfter {
+        after: 5,
+        cancel: Cancel::new(),
+        written: Mutex::new(Vec::new()),
+    };
+    let mut workers = fakes(3, None);
+    let started = std::time::Instant::now();
+    let r = pipeline::run(
+        source,
+        sink,
+        &mut workers,
+        &PipelineOptions {
+            temporal: None,
+            adjust: Adjust::default(),
+            limit: None,
+            cancel: &progress.cancel,
+            progress: &progress,
+        },
+    );
+    assert!(matches!(r, Err(vstyle::Error::Cancelled)), "{r:?}");
+    let written = progress.written.into_inner().unwrap();
+    assert!(
+        written.len() >= 5,
+        "the cancel came after 5 frames: {written:?}"
+    );
+    assert!(
+        written.len() < total as usize / 2,
+        "the stages stopped soon after the cancel, not at the end of the input: {} frames",
+        written.len()
+    );
+    assert_eq!(
+        written,
+        (0..written.len() as u64).collect::<Vec<_>>(),
+        "written in order until the cancel"
+    );
+    // The fakes sleep up to 15 ms a frame: the whole clip would take far longer than this.
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(
+        files_in(dir.path()),
+        vec!["in.mkv"],
+        "no final or partial output"
+    );
 }

@@ -9,10 +9,11 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use crate::batch::{self, Job, Naming, Shard, ShardSource};
+use crate::cancel::Cancel;
 use crate::encode::EncodeOptions;
 use crate::error::{Error, Result};
 use crate::output::{looks_complete, partial_path, remove_stale_partials};
@@ -187,7 +188,7 @@ pub fn is_batch(args: &Args) -> bool {
 pub fn run(
     args: &Args,
     config: &Config,
-    cancel: &AtomicBool,
+    cancel: &Cancel,
     record: &Record,
     load: impl FnOnce() -> Result<(Box<dyn Stylizer>, RunInfo)>,
 ) -> Result<()> {
@@ -335,7 +336,7 @@ pub fn run(
         };
         target.write(&report)?;
     }
-    if cancel.load(Ordering::SeqCst) {
+    if cancel.is_cancelled() {
         return Err(Error::Cancelled);
     }
     if summary.failed > 0 {
@@ -355,7 +356,7 @@ fn run_jobs(
     jobs: &[Job],
     stylizer: &SharedStylizer,
     record: &Record,
-    cancel: &AtomicBool,
+    cancel: &Cancel,
 ) -> Vec<Outcome> {
     let (encode, frames) = (&config.encode, config.file);
     let renderer = Renderer::new(args.quiet, jobs.len());
@@ -372,7 +373,7 @@ fn run_jobs(
                 .spawn_scoped(scope, move || {
                     let mut stylizers: Vec<Box<dyn Stylizer>> = vec![Box::new(stylizer.clone())];
                     loop {
-                        if cancel.load(Ordering::SeqCst) {
+                        if cancel.is_cancelled() {
                             return;
                         }
                         let i = next.fetch_add(1, Ordering::SeqCst);

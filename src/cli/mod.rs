@@ -40,12 +40,12 @@ mod render;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use clap::Parser;
 
 use crate::batch::Shard;
+use crate::cancel::Cancel;
 use crate::decode::Source;
 use crate::encode::{EncodeOptions, is_image_path};
 use crate::error::{Error, Result};
@@ -440,8 +440,7 @@ pub fn check_output(job: &Job, overwrite: bool) -> Result<()> {
 
 /// Runs the command line; the binary's `main`.
 pub fn main() -> ExitCode {
-    let command = <Args as clap::CommandFactory>::command()
-        .long_version(&*Box::leak(long_version().into_boxed_str()));
+    let command = <Args as clap::CommandFactory>::command().long_version(long_version());
     let argv = user_habits(std::env::args_os().collect());
     let args = match command
         .try_get_matches_from(argv)
@@ -479,9 +478,9 @@ pub fn main() -> ExitCode {
             }
         };
     }
-    let cancel: &'static AtomicBool = &crate::pipeline::INTERRUPTED;
-    install_ctrl_c(cancel);
-    match run(&args, cancel) {
+    let cancel = Cancel::new();
+    install_ctrl_c(cancel.clone());
+    match run(&args, &cancel) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Error::Cancelled) => {
             say!("interrupted: no unfinished output was left behind");
@@ -571,11 +570,14 @@ fn init_logging(args: &Args) {
         .try_init();
 }
 
-fn install_ctrl_c(cancel: &'static AtomicBool) {
-    static PRESSES: AtomicUsize = AtomicUsize::new(0);
+/// The first Ctrl-C fires `cancel`: the run drains and removes its unfinished output. The
+/// second quits at once, after removing the partial files [`crate::output`] has registered.
+fn install_ctrl_c(cancel: Cancel) {
+    let mut presses = 0u32;
     let _ = ctrlc::set_handler(move || {
-        if PRESSES.fetch_add(1, Ordering::SeqCst) == 0 {
-            cancel.store(true, Ordering::SeqCst);
+        presses += 1;
+        if presses == 1 {
+            cancel.cancel();
             say!(
                 "\ninterrupted: finishing the frames in flight, then removing the unfinished output (Ctrl-C again to quit now)"
             );
@@ -594,7 +596,7 @@ fn install_ctrl_c(cancel: &'static AtomicBool) {
 ///
 /// # Errors
 /// The first failure, as one line naming the file.
-pub fn run(args: &Args, cancel: &AtomicBool) -> Result<()> {
+pub fn run(args: &Args, cancel: &Cancel) -> Result<()> {
     if args.list_devices {
         let env = runtime::environment(args.ort_lib.as_deref())?;
         let listing = runtime::list_devices(env);
@@ -918,7 +920,7 @@ fn model_in_precision(
 }
 
 /// `--sheet PHOTO` and `--preview N`: one PNG to look at before a long run.
-fn preview(args: &Args, config: &config::Config, cancel: &AtomicBool) -> Result<()> {
+fn preview(args: &Args, config: &config::Config, cancel: &Cancel) -> Result<()> {
     if config.mode != Mode::Feedforward || args.model.is_none() {
         return Err(Error::Usage(
             "--sheet and --preview show a feed-forward model's styles: pass --model MODEL".into(),

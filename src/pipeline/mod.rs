@@ -9,18 +9,20 @@
 //! ```
 //!
 //! Every channel is bounded, so memory is set by the capacities below and never by the length of
-//! the video; the slowest stage sets the pace. The first real error trips `abort`; the other
-//! stages then stop with `Disconnected`, which is never what gets reported.
+//! the video; the slowest stage sets the pace. The first real error fires the run's `stop` (a
+//! child of the user's [`Cancel`]); a stage blocked on a channel wakes on it at once (no
+//! polling), and the other stages then stop with `Disconnected`, which is never what gets
+//! reported.
 
 pub mod reorder;
 
 use std::path::Path;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded, never, select};
 
+use crate::cancel::Cancel;
 use crate::decode::{CopiedPacket, Source};
 use crate::encode::{EncodeConverter, Sink};
 use crate::error::{Error, Result};
@@ -35,21 +37,11 @@ const QUEUE_PER_WORKER: usize = 2;
 /// Copied packets waiting for the muxer. Packets are small; the decoder blocks beyond this.
 const PACKET_QUEUE: usize = 256;
 
-/// Set once by the user's interrupt (the CLI's Ctrl-C handler); long computations inside a
-/// stage, such as one frame's optimisation, look at it to stop early.
-pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-/// How often a blocked stage looks whether another one failed.
-const POLL: Duration = Duration::from_millis(50);
-
-/// Sends `value`, giving up with `Disconnected` once `stop` says the run is over.
-fn send_unless<T>(tx: &Sender<T>, mut value: T, stop: &dyn Fn() -> bool) -> Result<()> {
-    loop {
-        match tx.send_timeout(value, POLL) {
-            Ok(()) => return Ok(()),
-            Err(crossbeam_channel::SendTimeoutError::Timeout(v)) if !stop() => value = v,
-            Err(_) => return Err(Error::Disconnected),
-        }
+/// Sends `value`, giving up with `Disconnected` once `stop` fires or the receiver is gone.
+fn send_unless<T>(tx: &Sender<T>, value: T, stop: &Cancel) -> Result<()> {
+    select! {
+        send(tx, value) -> r => r.map_err(|_| Error::Disconnected),
+        recv(stop.signal()) -> _ => Err(Error::Disconnected),
     }
 }
 
@@ -93,8 +85,8 @@ pub struct FileOptions {
 pub struct PipelineOptions<'a> {
     pub adjust: Adjust,
     pub limit: Option<u64>,
-    /// Set by the user (Ctrl-C): stop reading, drain, and give up the output.
-    pub cancel: &'a AtomicBool,
+    /// Fired by the user (Ctrl-C): stop reading, drain, and give up the output.
+    pub cancel: &'a Cancel,
     pub progress: &'a dyn Progress,
     /// `--temporal`: blend each output with the previous one moved by the input's motion,
     /// with this strength.
@@ -104,15 +96,15 @@ pub struct PipelineOptions<'a> {
 }
 
 /// Keeps the first root-cause error of the run.
-#[derive(Default)]
 struct FirstError {
     error: Mutex<Option<Error>>,
-    abort: AtomicBool,
+    /// Fired by the first error, or with the user's cancel: every stage stops.
+    stop: Cancel,
 }
 
 impl FirstError {
     fn record(&self, e: Error) {
-        self.abort.store(true, Ordering::SeqCst);
+        self.stop.cancel();
         let mut slot = self.error.lock().expect("error slot poisoned");
         let replace = match slot.as_ref() {
             None => true,
@@ -157,7 +149,10 @@ pub fn run(
         frames: source.info.expected_frames(opts.limit),
     });
 
-    let failure = FirstError::default();
+    let failure = FirstError {
+        error: Mutex::new(None),
+        stop: opts.cancel.child(),
+    };
     let stylize_busy = Mutex::new(Duration::ZERO);
     let mut times = StageTimes::default();
     let mut frames_written = 0;
@@ -167,7 +162,7 @@ pub fn run(
 
     std::thread::scope(|scope| {
         let failure = &failure;
-        let stop = || opts.cancel.load(Ordering::Relaxed) || failure.abort.load(Ordering::Relaxed);
+        let stop = &failure.stop;
         let decode = std::thread::Builder::new()
             .name("decode".into())
             .spawn_scoped(scope, move || {
@@ -177,13 +172,13 @@ pub fn run(
                     &packet_tx,
                     &copy_streams,
                     opts.limit,
-                    &stop,
-                    || send_unless(&permit_tx, (), &stop),
+                    &|| stop.is_cancelled(),
+                    || send_unless(&permit_tx, (), stop),
                 );
                 if r.as_ref().is_err_and(|e| !e.is_consequence()) {
                     // Before the channels close: the encoder must not finish a file whose
                     // input broke off.
-                    failure.abort.store(true, Ordering::SeqCst);
+                    stop.cancel();
                 }
                 let busy = t0
                     .elapsed()
@@ -199,11 +194,11 @@ pub fn run(
             let h = std::thread::Builder::new()
                 .name(format!("stylize-{i}"))
                 .spawn_scoped(scope, move || {
-                    let r = stylize_stage(stylizer.as_mut(), &rx, &tx, opts, &stop, busy);
+                    let r = stylize_stage(stylizer.as_mut(), &rx, &tx, opts, stop, busy);
                     if r.as_ref().is_err_and(|e| !e.is_consequence()) {
                         // Now, not at join: the decoder stops feeding frames and the encoder
                         // must not finish the file.
-                        failure.abort.store(true, Ordering::SeqCst);
+                        stop.cancel();
                     }
                     r
                 })
@@ -215,15 +210,7 @@ pub fn run(
         let encode = std::thread::Builder::new()
             .name("encode".into())
             .spawn_scoped(scope, move || {
-                encode_stage(
-                    sink,
-                    &done_rx,
-                    &packet_rx,
-                    &permit_rx,
-                    opts,
-                    &input,
-                    &failure.abort,
-                )
+                encode_stage(sink, &done_rx, &packet_rx, &permit_rx, opts, &input, stop)
             })
             .expect("spawn encode thread");
 
@@ -272,7 +259,7 @@ pub fn run(
     // effect is a finished file, whatever came after.
     if !finished {
         // An interrupted run reports the interruption, not the disconnects it caused.
-        if opts.cancel.load(Ordering::Relaxed) && error.as_ref().is_none_or(Error::is_consequence) {
+        if opts.cancel.is_cancelled() && error.as_ref().is_none_or(Error::is_consequence) {
             return Err(Error::Cancelled);
         }
         if let Some(e) = error {
@@ -293,14 +280,22 @@ fn stylize_stage(
     frames: &Receiver<Frame>,
     done: &Sender<Frame>,
     opts: &PipelineOptions<'_>,
-    stop: &dyn Fn() -> bool,
+    stop: &Cancel,
     busy: &Mutex<Duration>,
 ) -> Result<Vec<String>> {
     let batch_size = stylizer.batch_size().max(1);
     let mut batch = Vec::with_capacity(batch_size);
     let mut originals: Vec<Vec<u8>> = Vec::new();
-    while let Ok(first) = frames.recv() {
-        if stop() {
+    loop {
+        let first = select! {
+            recv(frames) -> msg => match msg {
+                Ok(f) => f,
+                // The decoder is done: every frame has been taken.
+                Err(_) => break,
+            },
+            recv(stop.signal()) -> _ => return Err(Error::Disconnected),
+        };
+        if stop.is_cancelled() {
             return Err(Error::Disconnected);
         }
         batch.push(first);
@@ -316,7 +311,7 @@ fn stylize_stage(
             originals.clear();
             originals.extend(batch.iter().map(|f| f.rgb.clone()));
         }
-        stylizer.stylize(&mut batch, opts.progress)?;
+        stylizer.stylize(&mut batch, opts.progress, stop)?;
         if opts.adjust.is_active() {
             for (f, orig) in batch.iter_mut().zip(&originals) {
                 opts.adjust.apply(orig, &mut f.rgb);
@@ -324,7 +319,7 @@ fn stylize_stage(
         }
         *busy.lock().expect("timer poisoned") += t0.elapsed();
         for f in batch.drain(..) {
-            done.send(f).map_err(|_| Error::Disconnected)?;
+            send_unless(done, f, stop)?;
         }
     }
     Ok(stylizer.warnings())
@@ -337,7 +332,7 @@ fn encode_stage(
     permits: &Receiver<()>,
     opts: &PipelineOptions<'_>,
     input: &Path,
-    abort: &AtomicBool,
+    stop: &Cancel,
 ) -> (Result<u64>, Duration) {
     let mut busy = Duration::ZERO;
     let r = (|| {
@@ -377,16 +372,17 @@ fn encode_stage(
                     }
                     Err(_) => { packets_open = false; packets_rx = &never_packets; }
                 },
-                // Another stage failed: the frame this stage waits for may never come.
-                default(POLL) => if abort.load(Ordering::Relaxed) { return Err(Error::Disconnected) },
+                // Another stage failed, or the user cancelled: the frame this stage waits for
+                // may never come.
+                recv(stop.signal()) -> _ => return Err(Error::Disconnected),
             }
         }
-        if reorder.pending() > 0 || abort.load(Ordering::SeqCst) {
+        if opts.cancel.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        if reorder.pending() > 0 || stop.is_cancelled() {
             // A stage stopped early; that stage's error is the real one.
             return Err(Error::Disconnected);
-        }
-        if opts.cancel.load(Ordering::Relaxed) {
-            return Err(Error::Cancelled);
         }
         let t0 = Instant::now();
         let n = sink.finish()?;
@@ -409,7 +405,7 @@ impl Stylizer for FakeStylizer {
         (width, height)
     }
 
-    fn stylize(&mut self, frames: &mut [Frame], _: &dyn Progress) -> Result<()> {
+    fn stylize(&mut self, frames: &mut [Frame], _: &dyn Progress, _: &Cancel) -> Result<()> {
         for f in frames {
             if self.fail_at == Some(f.index) {
                 return Err(Error::Other(format!("fake failure at frame {}", f.index)));

@@ -785,7 +785,12 @@ impl Stylizer for FeedForward {
         }
     }
 
-    fn stylize(&mut self, frames: &mut [Frame], _progress: &dyn Progress) -> Result<()> {
+    fn stylize(
+        &mut self,
+        frames: &mut [Frame],
+        _progress: &dyn Progress,
+        _cancel: &crate::cancel::Cancel,
+    ) -> Result<()> {
         if frames.is_empty() {
             return Ok(());
         }

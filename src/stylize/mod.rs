@@ -10,6 +10,7 @@ pub mod optimize;
 pub mod shared;
 pub mod styles;
 
+use crate::cancel::Cancel;
 use crate::error::Result;
 use crate::frame::Frame;
 use crate::progress::Progress;
@@ -24,11 +25,17 @@ pub trait Stylizer: Send {
     /// The upright size frames of upright size `width x height` should be decoded at.
     fn processing_size(&self, width: u32, height: u32) -> (u32, u32);
 
-    /// Stylizes `frames` (all of one size, at most `batch_size` of them) in place.
+    /// Stylizes `frames` (all of one size, at most `batch_size` of them) in place. A long
+    /// computation (an optimisation) stops early with `Error::Cancelled` once `cancel` fires.
     ///
     /// # Errors
-    /// Runtime failures of the network or optimiser.
-    fn stylize(&mut self, frames: &mut [Frame], progress: &dyn Progress) -> Result<()>;
+    /// Runtime failures of the network or optimiser; `Cancelled`.
+    fn stylize(
+        &mut self,
+        frames: &mut [Frame],
+        progress: &dyn Progress,
+        cancel: &Cancel,
+    ) -> Result<()>;
 
     /// Called before the first frame of each new input file (optimisation mode drops its warm start).
     fn reset(&mut self) {}

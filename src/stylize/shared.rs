@@ -8,6 +8,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use crate::cancel::Cancel;
 use crate::error::Result;
 use crate::frame::Frame;
 use crate::progress::Progress;
@@ -42,8 +43,13 @@ impl Stylizer for SharedStylizer {
         self.lock().processing_size(width, height)
     }
 
-    fn stylize(&mut self, frames: &mut [Frame], progress: &dyn Progress) -> Result<()> {
-        self.lock().stylize(frames, progress)
+    fn stylize(
+        &mut self,
+        frames: &mut [Frame],
+        progress: &dyn Progress,
+        cancel: &Cancel,
+    ) -> Result<()> {
+        self.lock().stylize(frames, progress, cancel)
     }
 
     /// Forwarded as it is: a stylizer that carries state from frame to frame (a warm start) must
@@ -78,7 +84,7 @@ mod tests {
                     for i in 0..10 {
                         let mut f = Frame::blank(i, 2, 2);
                         f.rgb.fill(t);
-                        h.stylize(std::slice::from_mut(&mut f), &NoProgress)
+                        h.stylize(std::slice::from_mut(&mut f), &NoProgress, &Cancel::new())
                             .unwrap();
                         assert!(f.rgb.iter().all(|&v| v == 255 - t));
                     }

@@ -54,6 +54,7 @@ use ort::session::{IoBinding, Session, SessionInputValue};
 use ort::value::Tensor;
 use prost::Message;
 
+use crate::cancel::Cancel;
 use crate::error::{Error, Result};
 use crate::frame::{Frame, chw_to_rgb_cropped, rgb_to_chw_padded};
 use crate::progress::{Event, Progress};
@@ -433,10 +434,14 @@ impl Optimize {
     }
 
     /// Minimises the loss from `init` (CHW, `width x height`) for at most `steps` L-BFGS
-    /// iterations; reports each evaluation as frame `index`'s progress.
+    /// iterations; reports each evaluation as frame `index`'s progress, and stops with
+    /// `Error::Cancelled` within one evaluation once `cancel` fires.
     ///
     /// # Errors
-    /// ONNX Runtime failures.
+    /// ONNX Runtime failures; `Cancelled`.
+    // The image, its size, the targets and the step budget, plus the caller's progress and
+    // cancel: one call, no options struct worth its name.
+    #[allow(clippy::too_many_arguments)]
     pub fn minimise(
         &mut self,
         init: &[f32],
@@ -445,6 +450,7 @@ impl Optimize {
         targets: &Targets,
         steps: u32,
         report: Option<(&dyn Progress, u64)>,
+        cancel: &Cancel,
     ) -> Result<Outcome> {
         let image = image_tensor(init, width, height)?;
         // The targets are bound once for the whole optimisation: on CUDA they are copied to the
@@ -476,6 +482,7 @@ impl Optimize {
             iteration: iteration.clone(),
             steps,
             report,
+            cancel,
         };
         let x0: Vec<f64> = init.iter().map(|&v| to_free(f64::from(v))).collect();
         let (c0, g0) = objective.evaluate(&x0).map_err(from_argmin)?;
@@ -541,7 +548,12 @@ impl Stylizer for Optimize {
         limit_side(width, height, Some(self.size))
     }
 
-    fn stylize(&mut self, frames: &mut [Frame], progress: &dyn Progress) -> Result<()> {
+    fn stylize(
+        &mut self,
+        frames: &mut [Frame],
+        progress: &dyn Progress,
+        cancel: &Cancel,
+    ) -> Result<()> {
         for frame in frames {
             let (w, h) = (frame.width, frame.height);
             let (wu, hu) = (w as usize, h as usize);
@@ -578,8 +590,15 @@ impl Stylizer for Optimize {
                 // The first frame, a scene cut, or every frame on its own: a fresh start.
                 _ => first(content),
             };
-            let outcome =
-                self.minimise(&init, w, h, &targets, steps, Some((progress, frame.index)))?;
+            let outcome = self.minimise(
+                &init,
+                w,
+                h,
+                &targets,
+                steps,
+                Some((progress, frame.index)),
+                cancel,
+            )?;
             tracing::info!(
                 "frame {}: loss {:.4e} → {:.4e} in {} iterations, {} evaluations",
                 frame.index,
@@ -755,6 +774,8 @@ struct Objective<'a> {
     iteration: Arc<AtomicU64>,
     steps: u32,
     report: Option<(&'a dyn Progress, u64)>,
+    /// Checked before each evaluation: a cancel stops within one graph run.
+    cancel: &'a Cancel,
 }
 
 /// The loss and gradient at one point.
@@ -791,7 +812,7 @@ impl Objective<'_> {
         if let Some(e) = self.cache.borrow().iter().find(|e| e.x == x) {
             return Ok(scaled(e));
         }
-        if crate::pipeline::INTERRUPTED.load(Ordering::Relaxed) {
+        if self.cancel.is_cancelled() {
             // Ctrl-C: stop within one evaluation rather than after the frame's last step.
             return Err(argmin::core::Error::new(Error::Cancelled));
         }
