@@ -48,8 +48,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let (mut session, provider) =
-        runtime::session(env, model.as_ref(), &SessionOptions { device, threads })?;
+    let (mut session, provider) = runtime::session(
+        env,
+        model.as_ref(),
+        &SessionOptions {
+            device,
+            threads,
+            ort_lib: None,
+        },
+    )?;
     let input_name = session.inputs()[0].name().to_string();
     let output_name = session.outputs()[0].name().to_string();
     println!("model {model}, provider {provider}, {frames} frames per measurement");

@@ -45,9 +45,14 @@ pub fn library_candidates(explicit: Option<&Path>) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The loaded library's environment. ONNX Runtime is one library per process (`ort` keeps its
+/// entry points in a process-wide table once loaded), so its environment is too: this holds it
+/// for the process, and every session names the library it wants through
+/// [`SessionOptions::ort_lib`], so no load depends on an earlier call having loaded it.
 static ENVIRONMENT: OnceLock<Environment> = OnceLock::new();
 
-/// Loads ONNX Runtime (once per process) and returns the shared environment.
+/// Loads ONNX Runtime (once per process) and returns the shared environment. Once loaded, the
+/// library is the one of the process, whatever `explicit` says later.
 ///
 /// # Errors
 /// When no candidate library exists or loads; the message says what was tried and what to do.
@@ -83,6 +88,19 @@ pub struct SessionOptions {
     pub device: Device,
     /// Intra-op threads for the CPU provider; 0 lets ONNX Runtime decide.
     pub threads: usize,
+    /// The ONNX Runtime library to load if none is loaded yet [default: see
+    /// [`library_candidates`]].
+    pub ort_lib: Option<PathBuf>,
+}
+
+impl SessionOptions {
+    /// The process's ONNX Runtime environment, loaded from [`SessionOptions::ort_lib`] if need be.
+    ///
+    /// # Errors
+    /// As [`environment`].
+    pub fn environment(&self) -> Result<&'static Environment> {
+        environment(self.ort_lib.as_deref())
+    }
 }
 
 /// Builds a session for `model` on the requested device; returns it with the provider's name.
@@ -136,7 +154,11 @@ pub fn session_from_memory(
 /// # Errors
 /// `Device::Cuda` when CUDA cannot be registered.
 pub fn provider_for(env: &Environment, device: Device) -> Result<&'static str> {
-    let opts = SessionOptions { device, threads: 1 };
+    let opts = SessionOptions {
+        device,
+        threads: 1,
+        ort_lib: None,
+    };
     builder(env, Path::new("(no model)"), &opts).map(|(_, p)| p)
 }
 

@@ -20,6 +20,7 @@ fn options() -> OptimizeOptions {
         session: SessionOptions {
             device: Device::Cpu,
             threads: 1,
+            ort_lib: None,
         },
         loss_net: tiny_vgg(),
         style: None,

@@ -604,9 +604,12 @@ pub fn run(args: &Args, cancel: &Cancel) -> Result<()> {
         return Ok(());
     }
     if let Some(model) = &args.list_styles {
-        runtime::environment(args.ort_lib.as_deref())?;
         let model = crate::locate::model(model)?;
-        let listing = crate::stylize::feedforward::list_styles(&model, args.value_range)?;
+        let listing = crate::stylize::feedforward::list_styles(
+            &model,
+            args.value_range,
+            args.ort_lib.as_deref(),
+        )?;
         let _ = std::io::Write::write_all(&mut std::io::stdout(), listing.as_bytes());
         return Ok(());
     }
@@ -682,6 +685,7 @@ pub fn run(args: &Args, cancel: &Cancel) -> Result<()> {
             let session = SessionOptions {
                 device: args.device,
                 threads: args.threads.unwrap_or_else(physical_cores),
+                ort_lib: args.ort_lib.clone(),
             };
             let (opt, provider) = Optimize::load(&optimize::options(&args.optimize, session)?)?;
             (
@@ -799,6 +803,7 @@ fn feedforward_options(args: &Args, threads: usize, style: StyleRequest) -> Feed
         session: SessionOptions {
             device: args.device,
             threads,
+            ort_lib: args.ort_lib.clone(),
         },
         batch: args.batch as usize,
         max_side: args.max_side,

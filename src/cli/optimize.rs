@@ -396,6 +396,7 @@ mod tests {
         let session = SessionOptions {
             device: crate::runtime::Device::Cpu,
             threads: 1,
+            ort_lib: None,
         };
         let args = OptimizeArgs {
             loss_net: Some("vgg.onnx".into()),

@@ -378,7 +378,7 @@ impl FeedForward {
     /// A missing or unreadable model, one that does not fit the contract, a style request that
     /// does not fit the model (a usage error), or a provider failure.
     pub fn load(path: &Path, opts: &FeedForwardOptions) -> Result<(Self, &'static str)> {
-        let env = runtime::environment(None)?;
+        let env = opts.session.environment()?;
         let (session, provider) = runtime::session(env, path, &opts.session)?;
         let contract = Contract::check(&io(session.inputs()), &io(session.outputs()))
             .map_err(|m| Error::model(path, m))?;
@@ -619,12 +619,17 @@ fn metadata_single_name(session: &Session) -> Option<String> {
 ///
 /// # Errors
 /// A model that cannot be loaded or does not fit the contract.
-pub fn list_styles(path: &Path, value_range: Option<ValueRange>) -> Result<String> {
-    let env = runtime::environment(None)?;
+pub fn list_styles(
+    path: &Path,
+    value_range: Option<ValueRange>,
+    ort_lib: Option<&Path>,
+) -> Result<String> {
     let opts = SessionOptions {
         device: crate::runtime::Device::Cpu,
         threads: 1,
+        ort_lib: ort_lib.map(Path::to_path_buf),
     };
+    let env = opts.environment()?;
     let (session, _) = runtime::session(env, path, &opts)?;
     let contract = Contract::check(&io(session.inputs()), &io(session.outputs()))
         .map_err(|m| Error::model(path, m))?;
@@ -693,7 +698,7 @@ pub fn style_vector(
     range: ValueRange,
     session: &SessionOptions,
 ) -> Result<Vec<f32>> {
-    let env = runtime::environment(None)?;
+    let env = session.environment()?;
     let cpu = SessionOptions {
         device: crate::runtime::Device::Cpu,
         ..session.clone()

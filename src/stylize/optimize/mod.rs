@@ -252,16 +252,16 @@ impl Optimize {
         if let Some(s) = opts.style_scale
             && !(s.is_finite() && s > 0.0)
         {
-            return Err(Error::Other(format!(
+            return Err(Error::Usage(format!(
                 "style scale {s} is not a positive number"
             )));
         }
         if spec.deepest().is_none() && spec.tv_weight == 0.0 {
-            return Err(Error::Other(
+            return Err(Error::Usage(
                 "nothing to optimise: content, style and total-variation weights are all 0".into(),
             ));
         }
-        let env = runtime::environment(None)?;
+        let env = opts.session.environment()?;
         let (loss, provider) = runtime::session_from_memory(
             env,
             path,
@@ -299,7 +299,7 @@ impl Optimize {
                 Some(StyleImage::File(path)) => StyleSource::File(path.to_path_buf()),
                 Some(StyleImage::Pixels(p, w, h)) => StyleSource::Pixels(p.to_vec(), w, h),
                 None => {
-                    return Err(Error::Other(
+                    return Err(Error::Usage(
                         "a style weight above 0 needs a style image: pass --style IMAGE (or --style-weight 0 to reconstruct the content)".into(),
                     ));
                 }
