@@ -164,6 +164,14 @@ fn every_frame_of_a_clip_is_optimised_in_order() {
                 "{start}: each frame is stylized"
             );
         }
+        // In order: the input's blue rises by 10 levels a frame, and the content loss carries
+        // some of that into each output (a few levels after so few steps, less where a frame
+        // starts from the previous result), so the outputs' mean blue rises in the same order.
+        let blue: Vec<f64> = frames.iter().map(|f| mean_blue(f)).collect();
+        assert!(
+            blue.windows(2).all(|w| w[1] > w[0]),
+            "{start}: the frames come out in the input's order: mean blue {blue:?}"
+        );
     }
 }
 
@@ -237,18 +245,37 @@ fn ctrl_c_stops_an_optimisation_within_a_step_and_leaves_no_output() {
     picture(&style, 64, 48, false);
     let output = dir.path().join("out.png");
     // Far more steps than fit in the time before the signal.
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_vstyle"))
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vstyle"))
         .arg(&content)
         .arg("--style")
         .arg(&style)
         .arg("--loss-net")
         .arg(model("tiny_vgg.onnx"))
-        .args(["--size", "64", "--steps", "100000", "-o"])
+        .args(["--size", "64", "--steps", "100000", "-v", "-o"])
         .arg(&output)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // The signal comes once the optimisation of the frame is under way (`-v` says so).
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
+            let _ = tx.send(line.clone());
+            all.push(line);
+        }
+        all.join("\n")
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+            .expect("the optimisation starts");
+        if line.contains("frame 0: optimising") {
+            break;
+        }
+    }
     let sent = std::time::Instant::now();
     assert!(
         std::process::Command::new("kill")
@@ -257,9 +284,9 @@ fn ctrl_c_stops_an_optimisation_within_a_step_and_leaves_no_output() {
             .unwrap()
             .success()
     );
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let status = child.wait().unwrap();
+    let stderr = reader.join().unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(
         sent.elapsed() < std::time::Duration::from_secs(5),
         "stopped mid-frame, not after 100000 steps"
@@ -270,4 +297,10 @@ fn ctrl_c_stops_an_optimisation_within_a_step_and_leaves_no_output() {
         .collect();
     left.sort();
     assert_eq!(left, ["c.png", "s.png"], "no output, no partial");
+}
+
+/// The mean of the blue channel of a packed RGB24 frame.
+fn mean_blue(rgb: &[u8]) -> f64 {
+    let blue: u64 = rgb.iter().skip(2).step_by(3).map(|&v| u64::from(v)).sum();
+    blue as f64 / (rgb.len() / 3) as f64
 }

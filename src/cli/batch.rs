@@ -553,11 +553,25 @@ mod tests {
         let s = Summary::of(&outcomes, 6.0);
         assert_eq!((s.done, s.skipped, s.failed, s.frames), (2, 1, 1, 12));
         let t = s.table();
-        assert!(t.contains("done"), "{t}");
+        // Each row: its name, then files, frames, time.
+        let row = |t: &str, name: &str| -> Vec<String> {
+            t.lines()
+                .find(|l| l.starts_with(name))
+                .unwrap_or_else(|| panic!("a {name:?} row in {t}"))[name.len()..]
+                .split_whitespace()
+                .map(str::to_string)
+                .collect()
+        };
+        assert_eq!(row(&t, "done"), ["2", "12", "3.0", "s"], "{t}");
+        assert_eq!(row(&t, "skipped"), ["1", "-", "-"], "{t}");
+        assert_eq!(row(&t, "failed"), ["1", "-", "-"], "{t}");
+        assert_eq!(row(&t, "total")[..3], ["4", "12", "6.0"], "{t}");
         assert!(t.contains("20.0 files/min"), "{t}");
         assert!(!t.contains("interrupted"), "{t}");
-        let s = Summary::of(&[Outcome::Interrupted, Outcome::NotRun], 1.0);
-        assert!(s.table().contains("not started"));
+        let t = Summary::of(&[Outcome::Interrupted, Outcome::NotRun], 1.0).table();
+        assert_eq!(row(&t, "done"), ["0", "0", "0.0", "s"], "{t}");
+        assert_eq!(row(&t, "interrupted"), ["1", "-", "-"], "{t}");
+        assert_eq!(row(&t, "not started"), ["1", "-", "-"], "{t}");
     }
 
     #[test]

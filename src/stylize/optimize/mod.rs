@@ -452,38 +452,14 @@ impl Optimize {
         report: Option<(&dyn Progress, u64)>,
         cancel: &Cancel,
     ) -> Result<Outcome> {
-        let image = image_tensor(init, width, height)?;
-        // The targets are bound once for the whole optimisation: on CUDA they are copied to the
-        // device here, not at every evaluation. Only the image is bound anew for each run.
-        let mut binding = self.loss.create_binding()?;
-        for (name, t) in targets.content.iter().chain(&self.style_targets) {
-            binding.bind_input(name.as_str(), t)?;
-        }
-        if let Some((target, mask)) = &targets.temporal {
-            binding.bind_input(graph::TEMPORAL_TARGET, target)?;
-            binding.bind_input(graph::TEMPORAL_MASK, mask)?;
-        }
-        let host = MemoryInfo::default();
-        binding.bind_output_to_device(graph::LOSS, &host)?;
-        binding.bind_output_to_device(graph::GRAD, &host)?;
         let iteration = Arc::new(AtomicU64::new(0));
-        let evaluations = Cell::new(0);
-        let network = Cell::new(std::time::Duration::ZERO);
+        let tally = Tally::default();
+        let (evaluations, network) = (&tally.evaluations, &tally.network);
         let started = std::time::Instant::now();
-        let objective = Objective {
-            session: RefCell::new(&mut self.loss),
-            binding: RefCell::new(binding),
-            image: RefCell::new(image),
-            cache: RefCell::new(Vec::new()),
-            slope: RefCell::new(Vec::new()),
-            evaluations: &evaluations,
-            network: &network,
-            scale: Cell::new(1.0),
-            iteration: iteration.clone(),
-            steps,
-            report,
-            cancel,
-        };
+        let mut objective = self.objective(init, width, height, targets, &tally, cancel)?;
+        objective.iteration = iteration.clone();
+        objective.steps = steps;
+        objective.report = report;
         let x0: Vec<f64> = init.iter().map(|&v| to_free(f64::from(v))).collect();
         let (c0, g0) = objective.evaluate(&x0).map_err(from_argmin)?;
         // The first L-BFGS step has no curvature to go by and tries a step of the raw gradient,
@@ -543,6 +519,56 @@ impl Optimize {
     }
 }
 
+/// What the objective counts while the optimiser runs.
+#[derive(Default)]
+struct Tally {
+    evaluations: Cell<u32>,
+    /// Time spent in the loss graph (ONNX Runtime), to tell it from the optimiser's own.
+    network: Cell<std::time::Duration>,
+}
+
+impl Optimize {
+    /// The objective [`Optimize::minimise`] hands L-BFGS, at the image `init` (CHW, `width x
+    /// height`): the targets bound once (on CUDA they are copied to the device here, not at
+    /// every evaluation), the image bound anew for each evaluation.
+    fn objective<'a>(
+        &'a mut self,
+        init: &[f32],
+        width: u32,
+        height: u32,
+        targets: &Targets,
+        tally: &'a Tally,
+        cancel: &'a Cancel,
+    ) -> Result<Objective<'a>> {
+        let image = image_tensor(init, width, height)?;
+        let mut binding = self.loss.create_binding()?;
+        for (name, t) in targets.content.iter().chain(&self.style_targets) {
+            binding.bind_input(name.as_str(), t)?;
+        }
+        if let Some((target, mask)) = &targets.temporal {
+            binding.bind_input(graph::TEMPORAL_TARGET, target)?;
+            binding.bind_input(graph::TEMPORAL_MASK, mask)?;
+        }
+        let host = MemoryInfo::default();
+        binding.bind_output_to_device(graph::LOSS, &host)?;
+        binding.bind_output_to_device(graph::GRAD, &host)?;
+        Ok(Objective {
+            session: RefCell::new(&mut self.loss),
+            binding: RefCell::new(binding),
+            image: RefCell::new(image),
+            cache: RefCell::new(Vec::new()),
+            slope: RefCell::new(Vec::new()),
+            evaluations: &tally.evaluations,
+            network: &tally.network,
+            scale: Cell::new(1.0),
+            iteration: Arc::new(AtomicU64::new(0)),
+            steps: 0,
+            report: None,
+            cancel,
+        })
+    }
+}
+
 impl Stylizer for Optimize {
     fn processing_size(&self, width: u32, height: u32) -> (u32, u32) {
         limit_side(width, height, Some(self.size))
@@ -590,6 +616,7 @@ impl Stylizer for Optimize {
                 // The first frame, a scene cut, or every frame on its own: a fresh start.
                 _ => first(content),
             };
+            tracing::info!("frame {}: optimising, {steps} iterations", frame.index);
             let outcome = self.minimise(
                 &init,
                 w,
@@ -917,5 +944,109 @@ mod tests {
         assert_eq!(style_side(192, Some(0.5), 1528), 96);
         assert_eq!(style_side(192, Some(2.0), 1528), 384);
         assert_eq!(fit_long_side(1200, 1528, 384), (302, 384));
+    }
+
+    /// A smooth CHW picture in 0..255 that differs with `seed`.
+    fn picture(width: u32, height: u32, seed: u32) -> Vec<f32> {
+        let (w, h) = (width as usize, height as usize);
+        let s = seed as f32;
+        let mut out = vec![0.0; 3 * w * h];
+        for c in 0..3 {
+            for y in 0..h {
+                for x in 0..w {
+                    let (fx, fy) = (x as f32 / w as f32, y as f32 / h as f32);
+                    let v = (fx * (3.0 + s + c as f32) + fy * (2.0 + s * 0.5)).sin()
+                        * (fy * (4.0 + c as f32) - fx * s).cos();
+                    out[c * w * h + y * w + x] = 127.5 + 110.0 * v;
+                }
+            }
+        }
+        out
+    }
+
+    /// The objective L-BFGS sees (IO binding, the tanh change of variables, the cache), with
+    /// all four terms: its gradient matches central differences of its own cost in the free
+    /// variables.
+    #[test]
+    fn the_production_objective_has_the_gradient_of_its_cost() {
+        let opts = OptimizeOptions {
+            session: SessionOptions {
+                device: runtime::Device::Cpu,
+                threads: 1,
+                ort_lib: None,
+            },
+            loss_net: Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tiny_vgg.onnx"),
+            style: None,
+            content_layer: "conv_4".into(),
+            style_layers: (1..=5).map(|k| format!("conv_{k}")).collect(),
+            content_weight: 1.0,
+            style_weight: 1e6,
+            tv_weight: 1.0,
+            temporal_weight: 1e3,
+            style_scale: None,
+            steps: 20,
+            steps_next: 5,
+            video_start: VideoStart::Warped,
+            init: Init::Content,
+            seed: 0,
+            size: Some(64),
+            pool: Pool::Max,
+        };
+        let (width, height) = (21u32, 18u32);
+        let style = picture(31, 27, 5);
+        let (mut opt, _) = Optimize::with_style(&opts, Some((&style, 31, 27))).unwrap();
+        let content = picture(width, height, 1);
+        let mut targets = opt.targets_for(Some(&content), width, height).unwrap();
+        let plane = (width * height) as usize;
+        let mask: Vec<f32> = noise(plane, 17)
+            .iter()
+            .map(|v| ((v / 255.0) * 1.6 - 0.3).clamp(0.0, 1.0))
+            .collect();
+        targets
+            .set_previous(&picture(width, height, 3), &mask, width, height)
+            .unwrap();
+        // Pixels away from 0 and 255, where the change of variables is steep.
+        let pixels: Vec<f32> = noise(content.len(), 3)
+            .iter()
+            .map(|v| 20.0 + v * (215.0 / 255.0))
+            .collect();
+        let tally = Tally::default();
+        let cancel = Cancel::new();
+        let objective = opt
+            .objective(&pixels, width, height, &targets, &tally, &cancel)
+            .unwrap();
+        let x: Vec<f64> = pixels.iter().map(|&p| to_free(f64::from(p))).collect();
+        let (_, grad) = objective.evaluate(&x).unwrap();
+        let mut picks = noise(200, 11).into_iter().map(|v| v / 255.0);
+        let (mut diff, mut norm) = (0.0f64, 0.0f64);
+        for _ in 0..200 {
+            let i = ((picks.next().unwrap() * x.len() as f32) as usize).min(x.len() - 1);
+            // A quarter of a grey level, in the free variable: d pixel / d v = 127.5 (1 − tanh² v).
+            let t = x[i].tanh();
+            let eps = 0.25 / (PIXEL_HALF_RANGE * (1.0 - t * t));
+            let mut xp = x.clone();
+            xp[i] += eps;
+            let mut xm = x.clone();
+            xm[i] -= eps;
+            let (lp, _) = objective.evaluate_with(&xp, false).unwrap();
+            let (lm, _) = objective.evaluate_with(&xm, false).unwrap();
+            let fd = (lp - lm) / (2.0 * eps);
+            diff += (fd - grad[i]).powi(2);
+            norm += grad[i].powi(2);
+        }
+        assert!(norm > 0.0, "the gradient is not zero");
+        let err = (diff / norm).sqrt();
+        assert!(err < 1e-2, "relative error {err}");
+        // The last point evaluated is answered from the cache, without another graph run.
+        let runs = tally.evaluations.get();
+        assert!(runs > 1 && runs <= 1 + 2 * 200, "{runs} graph runs");
+        let (c1, _) = objective.evaluate_with(&x, false).unwrap();
+        let (c2, _) = objective.evaluate_with(&x, false).unwrap();
+        assert_eq!(c1, c2);
+        assert_eq!(
+            tally.evaluations.get(),
+            runs + 1,
+            "one graph run per new point"
+        );
     }
 }
