@@ -1,0 +1,188 @@
+//! Loading what runs: the model in the precision asked for, one network session per worker (or
+//! the optimiser), and the record of what makes the outputs.
+
+use std::path::{Path, PathBuf};
+
+use super::config::Config;
+use super::optimize::Mode;
+use super::{Args, Precision, record};
+use crate::error::{Error, Result};
+use crate::runtime::{self, Device, SessionOptions};
+use crate::stylize::Stylizer;
+use crate::stylize::feedforward::{FeedForward, FeedForwardOptions, StyleRequest};
+
+/// What runs: the provider, the precision and the style, for the summary line and the report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunInfo {
+    pub provider: &'static str,
+    /// `fp32`, `int8`, `fp16`.
+    pub precision: &'static str,
+    /// The style painted, when the model says (a multi-style choice, a style image, a name).
+    pub style: Option<String>,
+}
+
+impl RunInfo {
+    /// "CPU, fp32" or "CPU, int8, style starry_night", for the summary line.
+    pub(super) fn describe(&self) -> String {
+        let mut s = format!("{}, {}", self.provider, self.precision);
+        if let Some(style) = &self.style {
+            s.push_str(&format!(", style {style}"));
+        }
+        s
+    }
+}
+
+/// The networks of a run, and what they are.
+pub(super) struct Loaded {
+    pub(super) stylizers: Vec<Box<dyn Stylizer>>,
+    pub(super) info: RunInfo,
+}
+
+/// Loads the network the arguments name (once per run, whatever the number of files); returns
+/// it with what runs.
+pub(super) fn load_stylizer(args: &Args, config: &Config) -> Result<(Box<dyn Stylizer>, RunInfo)> {
+    let mut loaded = load_stylizers(args, &config.style, Some(1))?;
+    Ok((loaded.stylizers.remove(0), loaded.info))
+}
+
+/// The options of a feed-forward network from the arguments, with `threads` per session.
+pub(super) fn feedforward_options(
+    args: &Args,
+    threads: usize,
+    style: StyleRequest,
+) -> FeedForwardOptions {
+    FeedForwardOptions {
+        session: SessionOptions {
+            device: args.device,
+            threads,
+            ort_lib: args.ort_lib.clone(),
+        },
+        batch: args.batch as usize,
+        max_side: args.max_side,
+        style,
+        value_range: args.value_range,
+        style_predictor: args.style_predictor.clone(),
+    }
+}
+
+/// The model `-m` names, resolved through the model folders.
+pub(super) fn model_path(args: &Args) -> Result<PathBuf> {
+    let model = args
+        .model
+        .as_ref()
+        .ok_or_else(|| Error::Usage("no style given: pass --model MODEL".into()))?;
+    crate::locate::model(model)
+}
+
+/// Loads one session per stylize worker. `workers: None` picks the default: one on the CPU,
+/// where a session already uses every core, and two on CUDA, where a second session keeps the
+/// GPU busy while the first converts and copies its frames.
+pub(super) fn load_stylizers(
+    args: &Args,
+    style: &StyleRequest,
+    workers: Option<usize>,
+) -> Result<Loaded> {
+    let env = runtime::environment(args.ort_lib.as_deref())?;
+    let (model, precision) =
+        model_in_precision(&model_path(args)?, args.precision, env, args.device)?;
+    tracing::info!("model {} ({precision})", model.display());
+    let cores = physical_cores();
+    let wanted = workers.or(args.workers.map(|w| w as usize));
+    let load = |n: usize| {
+        // Workers share the cores on the CPU; on CUDA the threads only drive the GPU.
+        let threads = args.threads.unwrap_or((cores / n).max(1));
+        FeedForward::load(&model, &feedforward_options(args, threads, style.clone()))
+    };
+    let (first, provider) = load(wanted.unwrap_or(1))?;
+    let label = first.style_label().map(str::to_string);
+    let n = wanted.unwrap_or(if provider == "CUDA" { 2 } else { 1 });
+    let mut all: Vec<Box<dyn Stylizer>> = vec![Box::new(first)];
+    for _ in 1..n {
+        all.push(Box::new(load(n)?.0));
+    }
+    Ok(Loaded {
+        stylizers: all,
+        info: RunInfo {
+            provider,
+            precision,
+            style: label,
+        },
+    })
+}
+
+/// What makes this run's outputs (`record::Record`): the model file that runs and every setting
+/// that changes pixels.
+pub(super) fn run_record(args: &Args, mode: Mode) -> Result<record::Record> {
+    let model = match mode {
+        Mode::Feedforward => {
+            let env = runtime::environment(args.ort_lib.as_deref())?;
+            Some(model_in_precision(
+                &model_path(args)?,
+                args.precision,
+                env,
+                args.device,
+            )?)
+        }
+        Mode::Optimize => None,
+    };
+    record::Record::new(args, mode, model.as_ref().map(|(p, pr)| (p.as_path(), *pr)))
+}
+
+/// The file of `model` in the precision asked for, and that precision's name. `auto` takes the
+/// int8 sibling on the CPU when it exists (it runs about twice as fast there, at ≥ 40 dB of the
+/// float32 output; `benches/README.md`), and the model as given otherwise; a model named in a
+/// precision (`scream.int8.onnx`) runs as it is.
+///
+/// # Errors
+/// An explicit precision whose sibling is missing: a usage error naming the file and the
+/// command that makes it.
+pub(super) fn model_in_precision(
+    model: &Path,
+    precision: Precision,
+    env: &ort::environment::Environment,
+    device: Device,
+) -> Result<(PathBuf, &'static str)> {
+    let named = crate::locate::precision_of(model);
+    let wanted = match precision {
+        Precision::Auto if named != "fp32" => return Ok((model.to_path_buf(), named)),
+        Precision::Auto => {
+            let int8 = crate::locate::sibling(model, "int8");
+            if int8.is_file() && runtime::provider_for(env, device)? == "CPU" {
+                return Ok((int8, "int8"));
+            }
+            return Ok((model.to_path_buf(), "fp32"));
+        }
+        Precision::Fp32 => "fp32",
+        Precision::Int8 => "int8",
+        Precision::Fp16 => "fp16",
+    };
+    let file = crate::locate::sibling(model, wanted);
+    if !file.is_file() {
+        let fp32 = crate::locate::sibling(model, "fp32");
+        let how = match wanted {
+            "int8" => format!(
+                "python models/quantize.py {} -o {} --calib PHOTOS/",
+                fp32.display(),
+                file.display()
+            ),
+            "fp16" => format!(
+                "python models/to_fp16.py {} {}",
+                fp32.display(),
+                file.display()
+            ),
+            _ => "the model's float32 file is needed".into(),
+        };
+        return Err(Error::Usage(format!(
+            "--precision {wanted}: {:?} does not exist; make it with `{how}`",
+            file
+        )));
+    }
+    Ok((file, wanted))
+}
+
+/// Physical cores are what the network's threads scale with; hyper-threads add little.
+pub(super) fn physical_cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
