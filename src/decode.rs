@@ -14,7 +14,7 @@ use ffmpeg::{Rational, codec, frame, media, software::scaling};
 use ffmpeg_next as ffmpeg;
 
 use crate::error::{Error, Result};
-use crate::frame::{Frame, rotate_rgb};
+use crate::frame::{Frame, rotate_rgb_into, rotated_size};
 
 /// What the rest of the pipeline needs to know about the input's video stream.
 #[derive(Debug, Clone)]
@@ -338,8 +338,9 @@ impl Source {
 
     /// Decodes up to `limit` frames, sending them to `frames` and copied packets to `packets`.
     /// Copied packets are sent without counting as blocked time: they are small and rare.
-    /// `before_frame` is called before each frame is sent (the pipeline takes an in-flight
-    /// permit there). Stops early, without error, when `stop` says so.
+    /// `next_buffer` gives the buffer each frame's pixels are written into (the pipeline hands
+    /// back the buffers of frames written out, and blocks there while too many are in flight;
+    /// an empty `Vec` is allocated once). Stops early, without error, when `stop` says so.
     ///
     /// # Errors
     /// Read or decode errors, a truncated stream, or `Disconnected` when a later stage is gone.
@@ -350,7 +351,7 @@ impl Source {
         copy_streams: &[usize],
         limit: Option<u64>,
         stop: &dyn Fn() -> bool,
-        mut before_frame: impl FnMut() -> Result<()>,
+        mut next_buffer: impl FnMut() -> Result<Vec<u8>>,
     ) -> Result<Decoded> {
         let mut blocked = std::time::Duration::ZERO;
         let mut conv = Converter::new(&self.info, self.out_size);
@@ -459,7 +460,10 @@ impl Source {
                         if errors != 0 || flags & ffmpeg::ffi::AV_FRAME_FLAG_CORRUPT != 0 {
                             damage.damaged_frames += 1;
                         }
-                        let mut f = conv.convert(&decoded, next_index)?;
+                        let t0 = std::time::Instant::now();
+                        let buffer = next_buffer()?;
+                        blocked += t0.elapsed();
+                        let mut f = conv.convert(&decoded, next_index, buffer)?;
                         f.pts = Some(pts);
                         f.duration = duration;
                         if let Some(est) = &mut self.motion {
@@ -478,7 +482,6 @@ impl Source {
                                 .map(Box::new);
                         }
                         let t0 = std::time::Instant::now();
-                        before_frame()?;
                         frames.send(f).map_err(|_| Error::Disconnected)?;
                         blocked += t0.elapsed();
                         next_index += 1;
@@ -680,7 +683,14 @@ pub fn first_picture(path: &Path, size: impl FnOnce(u32, u32) -> (u32, u32)) -> 
     source.set_output_size(w, h);
     let (frames, received) = crossbeam_channel::unbounded();
     let (packets, _) = crossbeam_channel::unbounded();
-    source.run(&frames, &packets, &[], Some(1), &|| false, || Ok(()))?;
+    source.run(
+        &frames,
+        &packets,
+        &[],
+        Some(1),
+        &|| false,
+        || Ok(Vec::new()),
+    )?;
     received
         .try_recv()
         .map_err(|_| Error::input(path, "holds no picture"))
@@ -723,7 +733,8 @@ impl Converter {
         }
     }
 
-    fn convert(&mut self, src: &frame::Video, index: u64) -> Result<Frame> {
+    /// Converts `src` into `buffer` (resized to the frame, its capacity reused).
+    fn convert(&mut self, src: &frame::Video, index: u64, mut buffer: Vec<u8>) -> Result<Frame> {
         let key = (src.format(), src.width(), src.height());
         if self
             .scaler
@@ -760,16 +771,14 @@ impl Converter {
         let (w, h) = (self.scaled.0 as usize, self.scaled.1 as usize);
         let stride = self.rgb.stride(0);
         let data = self.rgb.data(0);
-        let mut packed = Vec::with_capacity(w * h * 3);
-        for y in 0..h {
-            // Rows are padded to FFmpeg's alignment: copy by stride, never by width * 3.
-            packed.extend_from_slice(&data[y * stride..y * stride + w * 3]);
-        }
-        let (rgb, uw, uh) = if self.info.quarter_turns == 0 {
-            (packed, w, h)
-        } else {
-            rotate_rgb(&packed, w, h, self.info.quarter_turns)
-        };
+        // Rows are padded to FFmpeg's alignment: copy by stride, never by width * 3. A rotated
+        // input is turned upright in the same copy.
+        let turns = self.info.quarter_turns % 4;
+        let (uw, uh) = rotated_size(w, h, turns);
+        buffer.clear();
+        buffer.resize(w * h * 3, 0);
+        rotate_rgb_into(data, stride, w, h, turns, &mut buffer, uw * 3);
+        let rgb = buffer;
         Ok(Frame {
             index,
             pts: None,

@@ -223,29 +223,56 @@ pub fn rotate_rgb(
     height: usize,
     quarter_turns: u32,
 ) -> (Vec<u8>, usize, usize) {
-    let turns = quarter_turns % 4;
-    if turns == 0 {
-        return (rgb.to_vec(), width, height);
-    }
-    let (nw, nh) = if turns % 2 == 1 {
+    let mut out = vec![0u8; width * height * 3];
+    let (nw, nh) = rotated_size(width, height, quarter_turns);
+    rotate_rgb_into(
+        rgb,
+        width * 3,
+        width,
+        height,
+        quarter_turns,
+        &mut out,
+        nw * 3,
+    );
+    (out, nw, nh)
+}
+
+/// The size of a `width x height` picture turned `quarter_turns` times.
+pub fn rotated_size(width: usize, height: usize, quarter_turns: u32) -> (usize, usize) {
+    if quarter_turns % 2 == 1 {
         (height, width)
     } else {
         (width, height)
-    };
-    let mut out = vec![0u8; rgb.len()];
-    for y in 0..height {
-        for x in 0..width {
-            let (nx, ny) = match turns {
-                1 => (height - 1 - y, x),
-                2 => (width - 1 - x, height - 1 - y),
-                _ => (y, width - 1 - x),
+    }
+}
+
+/// [`rotate_rgb`] from rows `src_stride` bytes apart into rows `dst_stride` bytes apart (an
+/// FFmpeg frame's padded rows, or a packed buffer): the one copy a rotated frame needs.
+pub fn rotate_rgb_into(
+    src: &[u8],
+    src_stride: usize,
+    width: usize,
+    height: usize,
+    quarter_turns: u32,
+    dst: &mut [u8],
+    dst_stride: usize,
+) {
+    let turns = quarter_turns % 4;
+    let (nw, nh) = rotated_size(width, height, turns);
+    // One destination row at a time: each reads one source column (or row, turned around).
+    for ny in 0..nh {
+        let out = &mut dst[ny * dst_stride..ny * dst_stride + nw * 3];
+        for (nx, px) in out.chunks_exact_mut(3).enumerate() {
+            let (x, y) = match turns {
+                0 => (nx, ny),
+                1 => (ny, height - 1 - nx),
+                2 => (width - 1 - nx, height - 1 - ny),
+                _ => (width - 1 - ny, nx),
             };
-            let s = (y * width + x) * 3;
-            let d = (ny * nw + nx) * 3;
-            out[d..d + 3].copy_from_slice(&rgb[s..s + 3]);
+            let s = y * src_stride + x * 3;
+            px.copy_from_slice(&src[s..s + 3]);
         }
     }
-    (out, nw, nh)
 }
 
 /// Rounds `v` up to a multiple of `m`.
@@ -331,6 +358,34 @@ mod tests {
         ];
         assert_eq!(hwc_to_rgb_cropped(&hwc, 2, 1, 2, 1, 1.0, &mut rgb), 2);
         assert_eq!(rgb[..3], [255, 0, 1]);
+    }
+
+    #[test]
+    fn rotation_between_padded_rows_matches_the_packed_one() {
+        let (w, h) = (5, 3);
+        let rgb = ramp(w, h);
+        // The source rows padded to 20 bytes, the destination's to 16 (as FFmpeg pads).
+        let mut padded = vec![0xAA; 20 * h];
+        for y in 0..h {
+            padded[y * 20..y * 20 + w * 3].copy_from_slice(&rgb[y * w * 3..(y + 1) * w * 3]);
+        }
+        for turns in 0..4 {
+            let (packed, nw, nh) = rotate_rgb(&rgb, w, h, turns);
+            let mut out = vec![0x55; 16 * nh];
+            rotate_rgb_into(&padded, 20, w, h, turns, &mut out, 16);
+            for y in 0..nh {
+                assert_eq!(
+                    out[y * 16..y * 16 + nw * 3],
+                    packed[y * nw * 3..(y + 1) * nw * 3],
+                    "{turns} turns, row {y}"
+                );
+                assert!(
+                    out[y * 16 + nw * 3..(y + 1) * 16]
+                        .iter()
+                        .all(|&v| v == 0x55)
+                );
+            }
+        }
     }
 
     #[test]

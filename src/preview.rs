@@ -200,7 +200,7 @@ pub fn video_preview(
                 &[],
                 Some(last + 1),
                 &|| cancel.is_cancelled(),
-                || Ok(()),
+                || Ok(Vec::new()),
             )
         });
         for f in rx.iter() {
@@ -263,8 +263,11 @@ fn count_frames(source: Source, cancel: &Cancel) -> Result<u64> {
     let (tx, rx) = crossbeam_channel::bounded::<Frame>(4);
     let (ptx, _prx) = crossbeam_channel::unbounded();
     std::thread::scope(|s| {
-        let decoder =
-            s.spawn(move || source.run(&tx, &ptx, &[], None, &|| cancel.is_cancelled(), || Ok(())));
+        let decoder = s.spawn(move || {
+            source.run(&tx, &ptx, &[], None, &|| cancel.is_cancelled(), || {
+                Ok(Vec::new())
+            })
+        });
         let counted = rx.iter().count() as u64;
         decoder
             .join()

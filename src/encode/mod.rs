@@ -15,7 +15,7 @@ use ffmpeg_next as ffmpeg;
 
 use crate::decode::{CopiedPacket, VideoInfo, colorspace_or_guess, set_colorspace};
 use crate::error::{Error, Result};
-use crate::frame::{Frame, rotate_rgb};
+use crate::frame::{Frame, rotate_rgb_into, rotated_size};
 
 mod audio;
 mod subtitle;
@@ -392,16 +392,8 @@ impl Sink {
     /// Encoder or write failures (a full disk, say).
     pub fn write_frame(&mut self, conv: &mut EncodeConverter, f: &Frame) -> Result<()> {
         let turns_back = (4 - self.info.quarter_turns % 4) % 4;
-        let (rgb, w, h) = if turns_back == 0 {
-            (
-                std::borrow::Cow::Borrowed(&f.rgb[..]),
-                f.width as usize,
-                f.height as usize,
-            )
-        } else {
-            let (r, w, h) = rotate_rgb(&f.rgb, f.width as usize, f.height as usize, turns_back);
-            (std::borrow::Cow::Owned(r), w, h)
-        };
+        let (fw, fh) = (f.width as usize, f.height as usize);
+        let (w, h) = rotated_size(fw, fh, turns_back);
         if conv
             .scaler
             .as_ref()
@@ -441,11 +433,9 @@ impl Sink {
         }
         let (scaler, src, ..) = conv.scaler.as_mut().expect("scaler was just created");
         let stride = src.stride(0);
-        let data = src.data_mut(0);
-        for y in 0..h {
-            // Rows of FFmpeg frames are padded: copy by stride.
-            data[y * stride..y * stride + w * 3].copy_from_slice(&rgb[y * w * 3..(y + 1) * w * 3]);
-        }
+        // Rows of FFmpeg frames are padded: copy by stride. A frame of a rotated input is
+        // turned back to the stored orientation in the same copy.
+        rotate_rgb_into(&f.rgb, fw * 3, fw, fh, turns_back, src.data_mut(0), stride);
         // A fresh frame each time: the encoder may keep a reference to the one it was given.
         let mut out = frame::Video::new(self.pixel_format, self.size.0, self.size.1);
         scaler.run(src, &mut out).map_err(|e| {

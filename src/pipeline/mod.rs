@@ -5,11 +5,13 @@
 //!    │                                            ▲
 //!    └──────────── copied audio/subtitle packets ─┘
 //!    ▲                                            │
-//!    └──────────── in-flight permits ◀────────────┘
+//!    └──────── frame buffers written out ◀────────┘
 //! ```
 //!
 //! Every channel is bounded, so memory is set by the capacities below and never by the length of
-//! the video; the slowest stage sets the pace. The first real error fires the run's `stop` (a
+//! the video; the slowest stage sets the pace. A fixed number of frame buffers circulate: the
+//! encoder hands each written frame's pixels back to the decoder, which waits for one before
+//! decoding the next frame, so the steady state allocates no frame. The first real error fires the run's `stop` (a
 //! child of the user's [`Cancel`]); a stage blocked on a channel wakes on it at once (no
 //! polling), and the other stages then stop with `Disconnected`, which is never what gets
 //! reported.
@@ -36,6 +38,14 @@ use reorder::ReorderBuffer;
 const QUEUE_PER_WORKER: usize = 2;
 /// Copied packets waiting for the muxer. Packets are small; the decoder blocks beyond this.
 const PACKET_QUEUE: usize = 256;
+
+/// Receives a value, giving up with `Disconnected` once `stop` fires or the senders are gone.
+fn recv_unless<T>(rx: &Receiver<T>, stop: &Cancel) -> Result<T> {
+    select! {
+        recv(rx) -> r => r.map_err(|_| Error::Disconnected),
+        recv(stop.signal()) -> _ => Err(Error::Disconnected),
+    }
+}
 
 /// Sends `value`, giving up with `Disconnected` once `stop` fires or the receiver is gone.
 fn send_unless<T>(tx: &Sender<T>, value: T, stop: &Cancel) -> Result<()> {
@@ -138,7 +148,14 @@ pub fn run(
     let (frame_tx, frame_rx) = bounded::<Frame>(workers * QUEUE_PER_WORKER);
     let (done_tx, done_rx) = bounded::<Frame>(workers * QUEUE_PER_WORKER);
     let (packet_tx, packet_rx) = bounded::<CopiedPacket>(PACKET_QUEUE);
-    let (permit_tx, permit_rx) = bounded::<()>(frames_in_flight);
+    // The buffers start empty (no memory until a frame fills them) and go round: decoder →
+    // stylize → encode → decoder.
+    let (buffer_tx, buffer_rx) = bounded::<Vec<u8>>(frames_in_flight);
+    for _ in 0..frames_in_flight {
+        buffer_tx
+            .try_send(Vec::new())
+            .expect("room for every buffer");
+    }
     let copy_streams = sink.copied_streams();
     source.measure_motion(opts.temporal.is_some());
     if opts.temporal.is_some() && opts.temporal_motion == crate::temporal::MotionSource::Decoder {
@@ -173,7 +190,7 @@ pub fn run(
                     &copy_streams,
                     opts.limit,
                     &|| stop.is_cancelled(),
-                    || send_unless(&permit_tx, (), stop),
+                    || recv_unless(&buffer_rx, stop),
                 );
                 if r.as_ref().is_err_and(|e| !e.is_consequence()) {
                     // Before the channels close: the encoder must not finish a file whose
@@ -210,7 +227,7 @@ pub fn run(
         let encode = std::thread::Builder::new()
             .name("encode".into())
             .spawn_scoped(scope, move || {
-                encode_stage(sink, &done_rx, &packet_rx, &permit_rx, opts, &input, stop)
+                encode_stage(sink, &done_rx, &packet_rx, &buffer_tx, opts, &input, stop)
             })
             .expect("spawn encode thread");
 
@@ -308,8 +325,12 @@ fn stylize_stage(
         }
         let t0 = Instant::now();
         if opts.adjust.is_active() {
-            originals.clear();
-            originals.extend(batch.iter().map(|f| f.rgb.clone()));
+            // The inputs' pixels, into buffers kept from one batch to the next.
+            originals.resize_with(batch.len(), Vec::new);
+            for (o, f) in originals.iter_mut().zip(&batch) {
+                o.clear();
+                o.extend_from_slice(&f.rgb);
+            }
         }
         stylizer.stylize(&mut batch, opts.progress, stop)?;
         if opts.adjust.is_active() {
@@ -329,7 +350,7 @@ fn encode_stage(
     mut sink: Sink,
     done: &Receiver<Frame>,
     packets: &Receiver<CopiedPacket>,
-    permits: &Receiver<()>,
+    buffers: &Sender<Vec<u8>>,
     opts: &PipelineOptions<'_>,
     input: &Path,
     stop: &Cancel,
@@ -351,14 +372,16 @@ fn encode_stage(
                 recv(frames_rx) -> msg => match msg {
                     Ok(frame) => {
                         let t0 = Instant::now();
-                        for mut f in reorder.push(frame.index, frame) {
+                        reorder.insert(frame.index, frame);
+                        while let Some(mut f) = reorder.pop_ready() {
                             if let Some(t) = &mut temporal {
                                 t.apply(&mut f);
                             }
                             sink.write_frame(&mut conv, &f)?;
-                            // Give the decoder back its permit only once the frame has left.
-                            let _ = permits.try_recv();
                             opts.progress.event(Event::FrameDone { input, index: f.index });
+                            // The pixels go back to the decoder once the frame has left; there
+                            // is always room, as no more buffers exist than the channel holds.
+                            let _ = buffers.try_send(f.rgb);
                         }
                         busy += t0.elapsed();
                     }

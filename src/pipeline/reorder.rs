@@ -32,18 +32,28 @@ impl<T> ReorderBuffer<T> {
     /// # Panics
     /// On an index that was already released or is already waiting: that is a pipeline bug.
     pub fn push(&mut self, index: u64, item: T) -> Vec<T> {
+        self.insert(index, item);
+        std::iter::from_fn(|| self.pop_ready()).collect()
+    }
+
+    /// Accepts item `index`; [`ReorderBuffer::pop_ready`] then gives what is ready.
+    ///
+    /// # Panics
+    /// As [`ReorderBuffer::push`].
+    pub fn insert(&mut self, index: u64, item: T) {
         assert!(
             index >= self.next,
             "frame {index} arrived twice (already released)"
         );
         let previous = self.waiting.insert(index, item);
         assert!(previous.is_none(), "frame {index} arrived twice");
-        let mut ready = Vec::new();
-        while let Some(item) = self.waiting.remove(&self.next) {
-            ready.push(item);
-            self.next += 1;
-        }
-        ready
+    }
+
+    /// The next item in order, if it has arrived.
+    pub fn pop_ready(&mut self) -> Option<T> {
+        let item = self.waiting.remove(&self.next)?;
+        self.next += 1;
+        Some(item)
     }
 
     /// The next index the buffer waits for.
