@@ -258,19 +258,43 @@ pub fn rotate_rgb_into(
     dst_stride: usize,
 ) {
     let turns = quarter_turns % 4;
-    let (nw, nh) = rotated_size(width, height, turns);
-    // One destination row at a time: each reads one source column (or row, turned around).
-    for ny in 0..nh {
-        let out = &mut dst[ny * dst_stride..ny * dst_stride + nw * 3];
-        for (nx, px) in out.chunks_exact_mut(3).enumerate() {
-            let (x, y) = match turns {
-                0 => (nx, ny),
-                1 => (ny, height - 1 - nx),
-                2 => (width - 1 - nx, height - 1 - ny),
-                _ => (width - 1 - ny, nx),
-            };
-            let s = y * src_stride + x * 3;
-            px.copy_from_slice(&src[s..s + 3]);
+    let row = width * 3;
+    match turns {
+        0 => {
+            for y in 0..height {
+                dst[y * dst_stride..y * dst_stride + row]
+                    .copy_from_slice(&src[y * src_stride..y * src_stride + row]);
+            }
+        }
+        2 => {
+            for ny in 0..height {
+                let from = &src[(height - 1 - ny) * src_stride..][..row];
+                let to = &mut dst[ny * dst_stride..][..row];
+                for (d, s) in to.chunks_exact_mut(3).zip(from.chunks_exact(3).rev()) {
+                    d.copy_from_slice(s);
+                }
+            }
+        }
+        _ => {
+            // A quarter turn writes the destination by columns: in tiles of the source, so the
+            // destination rows a tile writes stay in the cache meanwhile.
+            const TILE: usize = 16;
+            for ty in (0..height).step_by(TILE) {
+                for tx in (0..width).step_by(TILE) {
+                    for y in ty..(ty + TILE).min(height) {
+                        let from = &src[y * src_stride..][..row];
+                        for x in tx..(tx + TILE).min(width) {
+                            let (nx, ny) = if turns == 1 {
+                                (height - 1 - y, x)
+                            } else {
+                                (y, width - 1 - x)
+                            };
+                            let d = ny * dst_stride + nx * 3;
+                            dst[d..d + 3].copy_from_slice(&from[x * 3..x * 3 + 3]);
+                        }
+                    }
+                }
+            }
         }
     }
 }
