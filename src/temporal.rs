@@ -348,7 +348,8 @@ impl Motion {
 }
 
 /// Where `--temporal` takes the motion from (`--temporal-motion`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum MotionSource {
     /// A dense flow computed from the decoded frames.
     #[default]

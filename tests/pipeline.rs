@@ -192,6 +192,7 @@ fn cancelling_mid_stream_drains_the_stages_and_leaves_no_output() {
         &mut workers,
         &PipelineOptions {
             temporal: None,
+            temporal_motion: Default::default(),
             adjust: Adjust::default(),
             limit: None,
             cancel: &progress.cancel,
