@@ -44,6 +44,7 @@ import json
 import os
 import re
 import shlex
+import signal
 import sys
 import time
 
@@ -57,8 +58,14 @@ POOL_AFTER = (2, 4, 7, 10)      # VGG16 max-pools (the one after conv_10 is neve
 IMAGE_EXT = (".jpg", ".jpeg", ".png")
 
 
+_LOG_FILE = None   # the run folder's train.log once train() has opened it
+
+
 def log(msg):
     print(msg, flush=True)
+    if _LOG_FILE is not None:
+        _LOG_FILE.write(msg + "\n")
+        _LOG_FILE.flush()
 
 
 # ---------------------------------------------------------------- loss network
@@ -431,13 +438,105 @@ def make_step(a, vgg, style_grams, n_styles=None):
     return step, losses
 
 
+# Settings a resumed run may change: how long it goes on, how it reports, and where its inputs
+# now lie (a run moved to another machine). Everything else would change what is computed.
+RESUME_OVERRIDES = ("iters", "minutes", "checkpoint_every", "checkpoint_minutes", "log_every", "export",
+                    "preview", "preview_images", "preview_size", "data", "vgg", "init", "catalog")
+STATE = "state.npz"
+
+
+def resume_settings(a, given):
+    """The settings of the run in `a.resume` (its args.json), with the RESUME_OVERRIDES among
+    `given` (the options on this command line) taken from `a`; any other option is refused."""
+    path = os.path.join(a.resume, "args.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            saved = json.load(f)
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"train: error: cannot resume {a.resume}: {e}")
+    if not os.path.exists(os.path.join(a.resume, STATE)):
+        raise SystemExit(f"train: error: cannot resume {a.resume}: it has no {STATE} (no checkpoint yet)")
+    refused = sorted(set(given) - set(RESUME_OVERRIDES) - {"resume", "run_dir"})
+    if refused:
+        raise SystemExit("train: error: a resumed run keeps its settings; only "
+                         + ", ".join("--" + k.replace("_", "-") for k in RESUME_OVERRIDES)
+                         + " may change, not " + ", ".join("--" + k.replace("_", "-") for k in refused))
+    merged = argparse.Namespace(**saved)
+    for k in given:
+        if k in RESUME_OVERRIDES:
+            setattr(merged, k, getattr(a, k))
+    merged.run_dir, merged.resume, merged.func = a.resume, a.resume, a.func
+    return merged
+
+
+def save_state(path, params, opt, key, it, acc, seconds):
+    """The whole training state, written atomically: parameters, Adam's moments, the random key
+    (which fixes the data order and every later draw), the iteration, the multi-style loss
+    accumulator and the training seconds so far."""
+    import jax
+    arrays = {"it": np.int64(it), "seconds": np.float64(seconds),
+              "key": np.asarray(jax.random.key_data(key))}
+    for prefix, tree in (("p", params), ("m", opt["m"]), ("v", opt["v"])):
+        arrays.update({f"{prefix}.{k}": np.asarray(v) for k, v in tree.items()})
+    if acc is not None:
+        arrays["acc.sum"], arrays["acc.count"] = np.asarray(acc[0]), np.asarray(acc[1])
+    tmp = path + ".partial.npz"
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_state(path, params):
+    """What save_state wrote, checked against the parameters this run's settings make."""
+    import jax
+    import jax.numpy as jnp
+    with np.load(path) as z:
+        got = {k: z[k] for k in z.files}
+    for k, v in params.items():
+        if got.get(f"p.{k}") is None or got[f"p.{k}"].shape != v.shape:
+            raise SystemExit(f"train: error: {path} does not fit this run's network ({k})")
+    tree = lambda prefix: {k: jnp.asarray(got[f"{prefix}.{k}"]) for k in params}
+    acc = (jnp.asarray(got["acc.sum"]), jnp.asarray(got["acc.count"])) if "acc.sum" in got else None
+    key = jax.random.wrap_key_data(jnp.asarray(got["key"]))
+    return tree("p"), {"m": tree("m"), "v": tree("v")}, key, int(got["it"]), acc, float(got["seconds"])
+
+
+def keep_rows_upto(path, it):
+    """Drop the rows of a CSV log written after iteration `it` (the checkpoint a run resumes
+    from), so the resumed run's rows follow on without repeats."""
+    if not os.path.exists(path):
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    kept = rows[:1] + [r for r in rows[1:] if r and int(r[0]) <= it]
+    tmp = path + ".partial"
+    with open(tmp, "w", newline="") as f:
+        csv.writer(f).writerows(kept)
+    os.replace(tmp, path)
+
+
 def train(a):
+    global _LOG_FILE
     t_start = time.time()
     import jax
     import jax.numpy as jnp
-    log("command: " + " ".join(shlex.quote(s) for s in [sys.executable] + sys.argv))
+    resuming = a.resume is not None
+    if not a.data or not a.vgg:
+        raise SystemExit("train: error: give --data and --vgg (or --resume RUN_DIR)")
+    os.makedirs(a.run_dir, exist_ok=True)
+    _LOG_FILE = open(os.path.join(a.run_dir, "train.log"), "a", encoding="utf-8")
+    command = " ".join(shlex.quote(s) for s in [sys.executable] + sys.argv)
+    with open(os.path.join(a.run_dir, "command.txt"), "a", encoding="utf-8") as f:
+        f.write(command + "\n")
+    log(("resume: " if resuming else "command: ") + command)
     log(f"jax {jax.__version__}, backend {jax.default_backend()}, devices {jax.devices()}")
-    log("settings: " + json.dumps({k: v for k, v in vars(a).items() if k != "func"}, sort_keys=True))
+    settings = {k: v for k, v in vars(a).items() if k not in ("func", "resume")}
+    log("settings: " + json.dumps(settings, sort_keys=True))
+    if not resuming:
+        with open(os.path.join(a.run_dir, "args.json"), "w", encoding="utf-8") as f:
+            json.dump(settings, f, indent=1, sort_keys=True)
     if a.crop > a.photo_size:
         raise SystemExit("train: error: --crop must not exceed --photo-size")
     if a.iters is None and a.minutes is None:
@@ -528,43 +627,59 @@ def train(a):
         out.update({k: np.concatenate([base[k], p[k][None]]) for k in p})
         return out
 
-    os.makedirs(a.run_dir, exist_ok=True)
     ckpt = os.path.join(a.run_dir, "params.npz")
+    state_path = os.path.join(a.run_dir, STATE)
     csv_path = os.path.join(a.run_dir, "losses.csv")
-    fcsv = open(csv_path, "w", newline="")
+    style_csv = os.path.join(a.run_dir, "style_losses.csv")
+    it, seconds_before = 0, 0.0
+    if resuming:
+        params, opt, key, it, acc, seconds_before = load_state(state_path, params)
+        keep_rows_upto(csv_path, it)
+        keep_rows_upto(style_csv, it)
+        log(f"resume: from iteration {it} ({seconds_before / 3600:.2f} h of training so far)")
+    fcsv = open(csv_path, "a" if resuming else "w", newline="")
     w = csv.writer(fcsv)
     temporal_on = a.temporal_weight > 0
-    w.writerow(["iter", "seconds", "it_per_s", "total", "content", "style", "tv",
-                "w_content", "w_style", "w_tv"] + (["temporal", "w_temporal"] if temporal_on else []))
+    if not resuming:
+        w.writerow(["iter", "seconds", "it_per_s", "total", "content", "style", "tv",
+                    "w_content", "w_style", "w_tv"] + (["temporal", "w_temporal"] if temporal_on else []))
     if multi or a.add_style:
         with open(os.path.join(a.run_dir, "styles.json"), "w", encoding="utf-8") as f:
             json.dump(export_styles, f, indent=1, ensure_ascii=False)
     if multi:
         # Weighted style loss per style, averaged over the images of that style since the last row.
-        fstyles = open(os.path.join(a.run_dir, "style_losses.csv"), "w", newline="")
+        fstyles = open(style_csv, "a" if resuming else "w", newline="")
         ws = csv.writer(fstyles)
-        ws.writerow(["iter"] + names)
+        if not resuming:
+            ws.writerow(["iter"] + names)
 
     def save_params(p):
         tmp = ckpt + ".partial.npz"
         np.savez(tmp, **full_params(p))
         os.replace(tmp, ckpt)
 
+    # SIGTERM / SIGINT end the run at the next step with a checkpoint, so it can be resumed.
+    stop = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: stop.append(signum))
+
     deadline = t_start + 60 * a.minutes if a.minutes is not None else float("inf")
-    it, t_loop, t_mark, it_mark, rate, parts = 0, time.time(), None, 0, 0.0, None
-    while (a.iters is None or it < a.iters) and time.time() < deadline:
+    t_loop, t_mark, it_mark, rate, parts = time.time(), None, it, 0.0, None
+    t_state, it_first = time.time(), it + 1
+    train_seconds = lambda: seconds_before + time.time() - t_loop
+    while (a.iters is None or it < a.iters) and time.time() < deadline and not stop:
         it += 1
         params, opt, key, parts, acc = step(params, frozen, opt, photos, key, jnp.float32(it), acc)
         last = a.iters is not None and it == a.iters
-        if it == 1 or it % a.log_every == 0 or last:
+        if it == it_first or it % a.log_every == 0 or last:
             total, c, s, tv, *tmp = (float(v) for v in parts)   # blocks: also bounds the async queue
             now = time.time()
-            if it == 1:
+            if it == it_first:
                 log(f"first step (includes compilation): {now - t_loop:.1f}s")
-                t_mark, it_mark = now, 1
+                t_mark, it_mark = now, it
             elif now > t_mark:
                 rate = (it - it_mark) / (now - t_mark)
-            row = [it, round(now - t_start, 2), round(rate, 3), total, c, s, tv,
+            row = [it, round(train_seconds(), 2), round(rate, 3), total, c, s, tv,
                    a.content_weight * c, a.style_weight * s, a.tv_weight * tv]
             if tmp:
                 row += [tmp[0], a.temporal_weight * tmp[0]]
@@ -583,15 +698,25 @@ def train(a):
                 acc = zero_acc
             if not np.isfinite(total):
                 raise SystemExit("train: error: loss is not finite; lower --lr or the weights")
-        if a.checkpoint_every and it % a.checkpoint_every == 0:
+        if (a.checkpoint_every and it % a.checkpoint_every == 0) or \
+                time.time() - t_state >= 60 * a.checkpoint_minutes:
             save_params(params)
+            save_state(state_path, params, opt, key, it, acc, train_seconds())
+            t_state = time.time()
     jax.block_until_ready(params)
     elapsed = time.time() - t_loop
     fcsv.close()
     if multi:
         fstyles.close()
     save_params(params)
-    summary = {"iters": it, "seconds": round(elapsed, 1), "it_per_s": round(rate, 3), "seed": a.seed,
+    save_state(state_path, params, opt, key, it, acc, train_seconds())
+    if stop:
+        name = signal.Signals(stop[0]).name
+        log(f"stopped by {name} after iteration {it}: checkpoint {state_path}; "
+            f"continue with: train.py train --resume {a.run_dir}")
+        raise SystemExit(128 + stop[0])
+    summary = {"iters": it, "seconds": round(elapsed, 1), "train_seconds": round(train_seconds(), 1),
+               "it_per_s": round(rate, 3), "seed": a.seed,
                "style_weight": a.style_weight, "checkpoint": ckpt, "csv": csv_path}
     if multi or a.add_style:
         summary["styles"] = [e["name"] for e in export_styles]
@@ -706,7 +831,11 @@ def main(argv=None):
 
     tr = sub.add_parser("train", help="train a transformer network for one or more style images")
     layers = lambda s: [int(t.strip().removeprefix("conv_")) for t in s.split(",")]
-    tr.add_argument("--data", required=True, help="folder of training photos")
+    tr.add_argument("--resume", metavar="RUN_DIR",
+                    help="continue the run in RUN_DIR from its last checkpoint (state.npz), with its "
+                         "settings (args.json), exactly as if it had not stopped; only "
+                         + ", ".join("--" + k.replace("_", "-") for k in RESUME_OVERRIDES) + " may be given")
+    tr.add_argument("--data", help="folder of training photos")
     tr.add_argument("--style", nargs="+", help="style image(s); more than one trains a multi-style network")
     tr.add_argument("--multi", action="store_true",
                     help="train a multi-style network (style input and metadata) even for one --style")
@@ -719,7 +848,7 @@ def main(argv=None):
                     help="network architecture: standard (Johnson et al., 1.68 M parameters) or light "
                          "(real-time on CPUs; see models/README.md); default: the --init network's, "
                          "else standard")
-    tr.add_argument("--vgg", required=True, help=".npz from extract-vgg, or vgg16_features.onnx")
+    tr.add_argument("--vgg", help=".npz from extract-vgg, or vgg16_features.onnx")
     tr.add_argument("--style-size", type=int, default=384, help="style image long side (px)")
     tr.add_argument("--photo-size", type=int, default=512, help="photos' short side when loaded (px)")
     tr.add_argument("--crop", type=int, default=256, help="training crop side (px)")
@@ -749,13 +878,21 @@ def main(argv=None):
                                    "(single- or multi-style)")
     tr.add_argument("--run-dir", default="run", help="losses.csv, params.npz, summary.json go here")
     tr.add_argument("--log-every", type=int, default=50)
-    tr.add_argument("--checkpoint-every", type=int, default=1000)
+    tr.add_argument("--checkpoint-every", type=int, default=1000,
+                    help="write params.npz and the resumable state.npz every N iterations")
+    tr.add_argument("--checkpoint-minutes", type=float, default=5.0,
+                    help="... and at least every this many minutes (and at SIGTERM / SIGINT)")
     tr.add_argument("--export", help="write the trained network as ONNX here")
     tr.add_argument("--preview", help="folder for stylised --preview-images (needs --export)")
     tr.add_argument("--preview-images", nargs="*", default=[])
     tr.add_argument("--preview-size", type=int, default=512, help="previews' long side (px)")
     tr.set_defaults(func=train)
+    argv = sys.argv[1:] if argv is None else argv
     a = ap.parse_args(argv)
+    if getattr(a, "resume", None):
+        given = [act.dest for act in tr._actions
+                 if any(t == o or t.startswith(o + "=") for o in act.option_strings for t in argv)]
+        a = resume_settings(a, given)
     a.func(a)
 
 

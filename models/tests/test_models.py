@@ -566,6 +566,78 @@ class TemporalTerm(unittest.TestCase):
                 self.assertEqual(sess.run(["output"], feeds)[0].shape, (1, 3, 24, 28))
 
 
+class Resume(unittest.TestCase):
+    """train.py --resume continues a run exactly as if it had not stopped."""
+
+    def train(self, *args, expect=0):
+        cmd = [sys.executable, os.path.join(MODELS, "train.py"), "train", *args]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        self.assertEqual(r.returncode, expect, r.stdout + r.stderr)
+        return r
+
+    def test_four_iterations_equal_two_plus_two(self):
+        """A multi-style run with the temporal term (every random draw of the trainer: crops,
+        flips, styles, warps, noise) trained 4 iterations in one go and 2 + 2 with a resume in
+        between ends with the same parameters, Adam moments and random key, and the CSV logs
+        continue without repeats."""
+        with tempfile.TemporaryDirectory() as d:
+            data, style, vgg = make_training_inputs(d)
+            common = ["--data", data, "--style", style, os.path.join(data, "p0.jpg"), "--vgg", vgg,
+                      "--crop", "32", "--photo-size", "48", "--batch", "2", "--style-size", "48",
+                      "--temporal-weight", "10", "--log-every", "1", "--seed", "3"]
+            one, two = os.path.join(d, "one"), os.path.join(d, "two")
+            self.train(*common, "--iters", "4", "--run-dir", one)
+            self.train(*common, "--iters", "2", "--run-dir", two)
+            r = self.train("--resume", two, "--iters", "4")
+            self.assertIn("resume: from iteration 2", r.stdout)
+            with np.load(os.path.join(one, "state.npz")) as a, np.load(os.path.join(two, "state.npz")) as b:
+                self.assertEqual(sorted(a.files), sorted(b.files))
+                self.assertEqual(int(a["it"]), 4)
+                self.assertEqual(int(b["it"]), 4)
+                for k in a.files:
+                    if k != "seconds":
+                        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+            for f in ["losses.csv", "style_losses.csv"]:
+                rows = Path(two, f).read_text().splitlines()
+                self.assertEqual([r.split(",")[0] for r in rows[1:]], ["1", "2", "3", "4"], f)
+            log = Path(two, "train.log").read_text()
+            self.assertEqual(log.count("resume: from iteration 2"), 1)
+            self.assertEqual(len(Path(two, "command.txt").read_text().splitlines()), 2)
+            # A resumed run keeps its settings: changing one that alters the training is refused.
+            r = self.train("--resume", two, "--iters", "6", "--style-weight", "3", expect=1)
+            self.assertIn("--style-weight", r.stderr)
+
+    def test_sigterm_writes_a_checkpoint_that_resumes(self):
+        """SIGTERM ends a run at the next step with a resumable checkpoint (state.npz)."""
+        import signal
+        import time
+        with tempfile.TemporaryDirectory() as d:
+            data, style, vgg = make_training_inputs(d)
+            run = os.path.join(d, "run")
+            cmd = [sys.executable, os.path.join(MODELS, "train.py"), "train", "--data", data, "--style", style,
+                   "--vgg", vgg, "--crop", "32", "--photo-size", "48", "--batch", "2", "--style-size", "48",
+                   "--iters", "100000", "--log-every", "1", "--run-dir", run]
+            p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            deadline = time.time() + 300
+            while time.time() < deadline:   # wait until it is training: a few rows in its CSV
+                csv_path = os.path.join(run, "losses.csv")
+                if os.path.exists(csv_path) and len(Path(csv_path).read_text().splitlines()) > 3:
+                    break
+                time.sleep(0.2)
+            p.send_signal(signal.SIGTERM)
+            out, _ = p.communicate(timeout=120)
+            self.assertEqual(p.returncode, 128 + signal.SIGTERM, out)
+            self.assertIn("stopped by SIGTERM", out)
+            with np.load(os.path.join(run, "state.npz")) as z:
+                stopped_at = int(z["it"])
+            self.assertGreaterEqual(stopped_at, 3)
+            self.assertFalse([f for f in os.listdir(run) if "partial" in f])
+            r = self.train("--resume", run, "--iters", str(stopped_at + 1))
+            self.assertIn(f"resume: from iteration {stopped_at}", r.stdout)
+            with np.load(os.path.join(run, "state.npz")) as z:
+                self.assertEqual(int(z["it"]), stopped_at + 1)
+
+
 class EvaluateLosses(unittest.TestCase):
     """evaluate.py's Gram matrix and losses against values worked out by hand."""
 
