@@ -18,7 +18,7 @@ pub struct Frame {
     /// Packed RGB24, `width * height * 3` bytes.
     pub rgb: Vec<u8>,
     /// The motion from this frame's input back to the previous frame's (with `--temporal`).
-    pub motion: Option<Box<crate::temporal::Motion>>,
+    pub motion: Option<Box<crate::motion::Motion>>,
 }
 
 impl Frame {

@@ -38,6 +38,7 @@ pub mod error;
 pub mod frame;
 pub mod job;
 pub mod locate;
+pub mod motion;
 pub mod output;
 pub mod pipeline;
 pub mod preview;

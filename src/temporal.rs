@@ -19,6 +19,7 @@
 //!    belongs to the picture's grid rather than to the objects (see [`keep_own_grain`]).
 
 use crate::frame::Frame;
+pub use crate::motion::{Flow, Motion};
 
 /// The flow is measured at this fraction of the processing size.
 const FLOW_SCALE: usize = 2;
@@ -149,16 +150,6 @@ impl Grey {
         }
         (gx, gy)
     }
-}
-
-/// A dense displacement field: pixel `(x, y)` of frame t shows what was at
-/// `(x + u, y + v)` in frame t−1 (pixels of this field's resolution).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Flow {
-    pub w: usize,
-    pub h: usize,
-    pub u: Vec<f32>,
-    pub v: Vec<f32>,
 }
 
 impl Flow {
@@ -328,23 +319,6 @@ fn grid(len: usize) -> Vec<usize> {
         v.push(last);
     }
     v
-}
-
-/// The motion from frame t back to frame t−1, and where it can be trusted.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Motion {
-    /// At `1/FLOW_SCALE` of the frame's size.
-    pub flow: Flow,
-    /// Visibility of each flow pixel in 0..1: 1 where the previous frame, moved, shows the same
-    /// surface, 0 where it shows something else (occlusion, a new object, a light change).
-    pub visibility: Vec<f32>,
-}
-
-impl Motion {
-    /// Mean visibility: the share of the frame that continues the previous one.
-    pub fn coverage(&self) -> f32 {
-        self.visibility.iter().sum::<f32>() / self.visibility.len().max(1) as f32
-    }
 }
 
 /// Where `--temporal` takes the motion from (`--temporal-motion`).

@@ -1,38 +1,16 @@
-//! Feed-forward stylization: one pass of an exported transformer network per frame (Johnson et
-//! al. 2016) on ONNX Runtime.
-//!
-//! The model contract (see `models/README.md`): one float32 image input, `[N, 3, H, W]` or
-//! channels last `[N, H, W, 3]`, RGB in 0..255 (or 0..1 when the metadata or `--value-range` says
-//! so), one float32 output of the same shape and range (clamped here). A second input makes the
-//! network style-conditioned:
-//! - `style` float32 `[S]`: weights over the network's S styles (Dumoulin et al. 2017), picked
-//!   by name or mixed ([`super::styles`]);
-//! - a style vector of fixed shape (e.g. `[1,1,1,100]`) that a predictor network makes from a
-//!   style image (Ghiasi et al. 2017), once per run ([`style_vector`]).
-//!
-//! Models with dynamic H/W run at the frame's size, padded to a multiple of 4 because the
-//! networks halve the size twice and double it twice; models with a fixed size get frames scaled
-//! to fit inside it, aspect kept, by the decoder, padded by repeating the edges, and the result
-//! cropped and scaled back by the encoder. Everything is checked, including a trial run, before
-//! the first frame.
+//! The model contract and what a model says about itself: its inputs and outputs checked
+//! against what vstyle needs ([`Contract`]), its metadata (styles, value range, predictor,
+//! credit), `--list-styles`, and the style vector an arbitrary-style network's predictor makes.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use ort::session::{Session, SessionInputValue};
+use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
 use crate::error::{Error, Result};
-use crate::frame::{
-    Frame, chw_to_rgb_cropped, crop_rgb, hwc_to_rgb_cropped, rgb_to_chw_padded, rgb_to_hwc_padded,
-    round_up,
-};
-use crate::progress::Progress;
+use crate::frame::{crop_rgb, rgb_to_chw_padded, rgb_to_hwc_padded};
 use crate::runtime::{self, SessionOptions};
-use crate::stylize::styles::{StyleChoice, Styles};
-use crate::stylize::{Stylizer, limit_side};
-
-/// Dynamic-size networks need sizes that survive two stride-2 convolutions and two upsamplings.
-const SIZE_MULTIPLE: usize = 4;
+use crate::stylize::styles::Styles;
 
 /// Metadata keys vstyle reads (see `models/README.md`).
 pub const META_STYLES: &str = "vstyle.styles";
@@ -67,7 +45,7 @@ impl Layout {
         }
     }
 
-    fn shape(self, n: usize, h: usize, w: usize) -> [usize; 4] {
+    pub(super) fn shape(self, n: usize, h: usize, w: usize) -> [usize; 4] {
         match self {
             Self::Nchw => [n, 3, h, w],
             Self::Nhwc => [n, h, w, 3],
@@ -107,7 +85,7 @@ impl ValueRange {
     }
 
     /// The network's value for white.
-    fn max(self) -> f32 {
+    pub(super) fn max(self) -> f32 {
         match self {
             Self::Byte => 255.0,
             Self::Unit => 1.0,
@@ -286,320 +264,12 @@ impl Contract {
     }
 }
 
-/// Which style a style-conditioned network should paint.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub enum StyleRequest {
-    /// None given (fine for a single-style network).
-    #[default]
-    None,
-    /// A style or mix of a multi-style network (`--style-name`, `--style-mix`).
-    Choice(StyleChoice),
-    /// A style image for an arbitrary-style network (`--style IMAGE`).
-    Image(PathBuf),
-}
-
-/// Options for loading a feed-forward model.
-#[derive(Debug, Clone)]
-pub struct FeedForwardOptions {
-    pub session: SessionOptions,
-    /// Frames per network run (models with a dynamic batch dimension only).
-    pub batch: usize,
-    /// Bound on the processing resolution's longer side.
-    pub max_side: Option<u32>,
-    pub style: StyleRequest,
-    /// Overrides the model's value range (its metadata, else 0..255).
-    pub value_range: Option<ValueRange>,
-    /// The predictor of an arbitrary-style network [default: named by its metadata].
-    pub style_predictor: Option<PathBuf>,
-}
-
-impl FeedForwardOptions {
-    /// Options for a plain single-style network on `session`.
-    pub fn new(session: SessionOptions) -> Self {
-        Self {
-            session,
-            batch: 1,
-            max_side: None,
-            style: StyleRequest::None,
-            value_range: None,
-            style_predictor: None,
-        }
-    }
-}
-
-/// A loaded network that fits the contract.
-pub struct FeedForward {
-    path: PathBuf,
-    session: Session,
-    contract: Contract,
-    batch: usize,
-    max_side: Option<u32>,
-    range: ValueRange,
-    /// The styles of a multi-style network.
-    styles: Option<Styles>,
-    /// What is fed to the style input on every run: (shape, values).
-    style_value: Option<(Vec<usize>, Vec<f32>)>,
-    /// The style being painted, for the summary line.
-    style_label: Option<String>,
-    input: Vec<f32>,
-    /// Non-finite output values since the last [`Stylizer::warnings`].
-    non_finite: NonFinite,
-}
-
-/// Where a network gave NaN or infinite values (drawn as black or white).
-#[derive(Debug, Default)]
-struct NonFinite {
-    values: usize,
-    frames: u64,
-    first_frame: Option<u64>,
-}
-
-impl NonFinite {
-    fn record(&mut self, frame: u64, values: usize) {
-        self.values += values;
-        self.frames += 1;
-        self.first_frame = Some(self.first_frame.map_or(frame, |f| f.min(frame)));
-    }
-}
-
 /// The string metadata `key` of a session's model.
-fn metadata(session: &Session, key: &str) -> Option<String> {
+pub(super) fn metadata(session: &Session, key: &str) -> Option<String> {
     session.metadata().ok()?.custom(key)
 }
 
-fn usage(path: &Path, message: impl std::fmt::Display) -> Error {
-    Error::Usage(format!("model {path:?}: {message}"))
-}
-
-impl FeedForward {
-    /// Loads `path`, checks the contract, prepares the requested style and makes a trial run.
-    ///
-    /// # Errors
-    /// A missing or unreadable model, one that does not fit the contract, a style request that
-    /// does not fit the model (a usage error), or a provider failure.
-    pub fn load(path: &Path, opts: &FeedForwardOptions) -> Result<(Self, &'static str)> {
-        let env = opts.session.environment()?;
-        let (session, provider) = runtime::session(env, path, &opts.session)?;
-        let contract = Contract::check(&io(session.inputs()), &io(session.outputs()))
-            .map_err(|m| Error::model(path, m))?;
-        let range = match opts.value_range {
-            Some(r) => r,
-            None => match metadata(&session, META_VALUE_RANGE) {
-                Some(v) => ValueRange::parse(&v)
-                    .map_err(|e| Error::model(path, format!("metadata {META_VALUE_RANGE}: {e}")))?,
-                None => ValueRange::Byte,
-            },
-        };
-        let mut styles = None;
-        let (style_value, style_label) = match (&contract.style, &opts.style) {
-            (None, StyleRequest::None) => (None, metadata_single_name(&session)),
-            (None, StyleRequest::Choice(_)) => {
-                return Err(usage(
-                    path,
-                    "is a single-style network; --style-name and --style-mix need a multi-style model (see --list-styles)",
-                ));
-            }
-            (None, StyleRequest::Image(_)) => {
-                return Err(usage(
-                    path,
-                    "is a trained style network and takes no style image; drop --style, or use --mode optimize --style IMAGE without --model",
-                ));
-            }
-            (Some(StyleInput::Weights { count, .. }), request) => {
-                let list =
-                    Styles::from_metadata(metadata(&session, META_STYLES).as_deref(), *count)
-                        .map_err(|m| Error::model(path, m))?;
-                let choice = match request {
-                    StyleRequest::Choice(c) => c,
-                    StyleRequest::None => {
-                        return Err(usage(
-                            path,
-                            format!(
-                                "holds {} styles; pick one with --style-name NAME or mix them with --style-mix NAME=W,NAME=W ({})",
-                                list.len(),
-                                list.names()
-                            ),
-                        ));
-                    }
-                    StyleRequest::Image(_) => {
-                        return Err(usage(
-                            path,
-                            format!(
-                                "holds {} trained styles and takes no style image; pick one with --style-name ({})",
-                                list.len(),
-                                list.names()
-                            ),
-                        ));
-                    }
-                };
-                let (w, label) = list.weights(choice).map_err(|m| usage(path, m))?;
-                styles = Some(list);
-                (Some((vec![w.len()], w)), Some(label))
-            }
-            (Some(StyleInput::Vector { shape, .. }), StyleRequest::Image(image)) => {
-                let predictor = match &opts.style_predictor {
-                    Some(p) => p.clone(),
-                    None => {
-                        let named = metadata(&session, META_STYLE_PREDICTOR).ok_or_else(|| {
-                            usage(
-                                path,
-                                "takes a style vector but names no predictor network; pass --style-predictor PREDICTOR.onnx",
-                            )
-                        })?;
-                        path.parent().unwrap_or(Path::new(".")).join(named)
-                    }
-                };
-                let v = style_vector(&predictor, image, shape, range, &opts.session)?;
-                let label = image.file_stem().map(|s| s.to_string_lossy().into_owned());
-                let dims = shape.iter().map(|&d| d as usize).collect();
-                (Some((dims, v)), label)
-            }
-            (Some(StyleInput::Vector { .. }), _) => {
-                return Err(usage(
-                    path,
-                    "paints the style of an image: pass --style IMAGE (any painting)",
-                ));
-            }
-        };
-        let batch = if contract.dynamic_batch {
-            opts.batch.max(1)
-        } else {
-            1
-        };
-        let mut me = Self {
-            path: path.to_path_buf(),
-            session,
-            contract,
-            batch,
-            max_side: opts.max_side,
-            range,
-            styles,
-            style_value,
-            style_label,
-            input: Vec::new(),
-            non_finite: NonFinite::default(),
-        };
-        me.trial_run()?;
-        Ok((me, provider))
-    }
-
-    pub fn contract(&self) -> &Contract {
-        &self.contract
-    }
-
-    /// The styles of a multi-style network.
-    pub fn styles(&self) -> Option<&Styles> {
-        self.styles.as_ref()
-    }
-
-    /// The style being painted ("starry_night", a mix, or the style image's name), when known.
-    pub fn style_label(&self) -> Option<&str> {
-        self.style_label.as_deref()
-    }
-
-    /// Switches a multi-style network to style `index` (the contact sheet paints them all).
-    ///
-    /// # Errors
-    /// Not a multi-style network, or no such style.
-    pub fn set_style(&mut self, index: usize) -> Result<()> {
-        let styles = self
-            .styles
-            .as_ref()
-            .filter(|s| index < s.len())
-            .ok_or_else(|| Error::Other(format!("internal: no style {index}")))?;
-        let w = styles.one_hot(index);
-        self.style_label = Some(styles.list[index].name.clone());
-        self.style_value = Some((vec![w.len()], w));
-        Ok(())
-    }
-
-    /// Runs the model once on a small grey picture so a broken model fails before any frame.
-    fn trial_run(&mut self) -> Result<()> {
-        let (w, h) = self.contract.fixed_size.unwrap_or((16, 16));
-        let mut f = Frame::blank(0, w, h);
-        f.rgb.fill(128);
-        self.run(std::slice::from_mut(&mut f)).map_err(|e| match e {
-            Error::Model { .. } => e,
-            other => Error::model(&self.path, format!("trial run failed: {other}")),
-        })
-    }
-
-    fn run(&mut self, frames: &mut [Frame]) -> Result<()> {
-        let (w, h) = (frames[0].width as usize, frames[0].height as usize);
-        let (pw, ph) = match self.contract.fixed_size {
-            Some((fw, fh)) => (fw as usize, fh as usize),
-            None => (round_up(w, SIZE_MULTIPLE), round_up(h, SIZE_MULTIPLE)),
-        };
-        if w > pw || h > ph {
-            return Err(Error::Other(format!(
-                "internal: frame {w}x{h} given to a {pw}x{ph} model"
-            )));
-        }
-        let n = frames.len();
-        let image = 3 * pw * ph;
-        let layout = self.contract.layout;
-        self.input.resize(n * image, 0.0);
-        for (f, chunk) in frames.iter().zip(self.input.chunks_exact_mut(image)) {
-            match layout {
-                Layout::Nchw => rgb_to_chw_padded(&f.rgb, w, h, pw, ph, chunk),
-                Layout::Nhwc => rgb_to_hwc_padded(&f.rgb, w, h, pw, ph, chunk),
-            }
-        }
-        if self.range == ValueRange::Unit {
-            self.input.iter_mut().for_each(|v| *v *= 1.0 / 255.0);
-        }
-        let shape = layout.shape(n, ph, pw);
-        let tensor = TensorRef::from_array_view((shape, &self.input[..]))?;
-        let mut inputs: Vec<(std::borrow::Cow<'_, str>, SessionInputValue<'_>)> =
-            ort::inputs![self.contract.input.as_str() => tensor];
-        if let (
-            Some(StyleInput::Weights { name, .. } | StyleInput::Vector { name, .. }),
-            Some((dims, values)),
-        ) = (&self.contract.style, &self.style_value)
-        {
-            let style = TensorRef::from_array_view((dims.clone(), &values[..]))?;
-            inputs.push((name.as_str().into(), style.into()));
-        }
-        let outputs = self.session.run(inputs).map_err(|e| {
-            Error::Runtime(format!(
-                "model {:?}: inference failed on a {pw}x{ph} frame ({})",
-                self.path,
-                e.message()
-            ))
-        })?;
-        let (out_shape, data) =
-            outputs[self.contract.output.as_str()].try_extract_tensor::<f32>()?;
-        let dims: Vec<i64> = out_shape.iter().copied().collect();
-        let want: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
-        if dims != want {
-            return Err(Error::model(
-                &self.path,
-                format!(
-                    "output shape {dims:?} differs from the input shape {want:?}; vstyle needs the same shape out as in"
-                ),
-            ));
-        }
-        let scale = 255.0 / self.range.max();
-        for (f, chunk) in frames.iter_mut().zip(data.chunks_exact(image)) {
-            let bad = match layout {
-                Layout::Nchw => chw_to_rgb_cropped(chunk, pw, ph, w, h, scale, &mut f.rgb),
-                Layout::Nhwc => hwc_to_rgb_cropped(chunk, pw, ph, w, h, scale, &mut f.rgb),
-            };
-            if bad > 0 {
-                if bad == 3 * w * h {
-                    return Err(Error::Runtime(format!(
-                        "model {:?}: gave NaN or infinite values for every pixel of frame {}; the network is broken for this input",
-                        self.path, f.index
-                    )));
-                }
-                self.non_finite.record(f.index, bad);
-            }
-        }
-        Ok(())
-    }
-}
-
-fn io(outlets: &[ort::value::Outlet]) -> Vec<(String, ValueType)> {
+pub(super) fn io(outlets: &[ort::value::Outlet]) -> Vec<(String, ValueType)> {
     outlets
         .iter()
         .map(|o| (o.name().to_string(), o.dtype().clone()))
@@ -607,7 +277,7 @@ fn io(outlets: &[ort::value::Outlet]) -> Vec<(String, ValueType)> {
 }
 
 /// The name a single-style model gives itself in its `vstyle.styles` metadata, if any.
-fn metadata_single_name(session: &Session) -> Option<String> {
+pub(super) fn metadata_single_name(session: &Session) -> Option<String> {
     let json = metadata(session, META_STYLES)?;
     Styles::from_metadata(Some(&json), 1)
         .ok()
@@ -777,43 +447,6 @@ pub fn style_vector(
     );
     Ok(data.to_vec())
 }
-
-impl Stylizer for FeedForward {
-    fn batch_size(&self) -> usize {
-        self.batch
-    }
-
-    fn processing_size(&self, width: u32, height: u32) -> (u32, u32) {
-        match self.contract.fixed_size {
-            Some((fw, fh)) => fit_inside(width, height, fw, fh),
-            None => limit_side(width, height, self.max_side),
-        }
-    }
-
-    fn stylize(
-        &mut self,
-        frames: &mut [Frame],
-        _progress: &dyn Progress,
-        _cancel: &crate::cancel::Cancel,
-    ) -> Result<()> {
-        if frames.is_empty() {
-            return Ok(());
-        }
-        self.run(frames)
-    }
-
-    fn warnings(&mut self) -> Vec<String> {
-        let n = std::mem::take(&mut self.non_finite);
-        match n.first_frame {
-            None => Vec::new(),
-            Some(first) => vec![format!(
-                "model {:?} gave {} NaN or infinite value(s) in {} frame(s), from frame {first} on; they are drawn black or white",
-                self.path, n.values, n.frames
-            )],
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
