@@ -8,7 +8,7 @@ use clap::Parser;
 use crate::batch::Shard;
 use crate::encode::is_image_path;
 use crate::runtime::Device;
-use crate::stylize::feedforward::ValueRange;
+use crate::stylize::feedforward::{TileMode, ValueRange};
 
 use super::{Mode, OptimizeArgs};
 
@@ -221,6 +221,23 @@ pub struct Args {
     /// scream.fp16.onnx); auto takes int8 on the CPU when it exists, else the model as given.
     #[arg(long, value_enum, default_value_t = Precision::Auto, help_heading = "Performance")]
     pub precision: Precision,
+
+    /// Run large frames in tiles: auto tiles a frame when the whole frame would need more than
+    /// --max-memory, off never does, PIXELS always uses tiles of at most that side. The instance
+    /// norms take their statistics from a thumbnail of the frame, so tiles show no seams.
+    #[arg(long, value_name = "auto|off|PIXELS", default_value = "auto", value_parser = TileMode::parse, help_heading = "Performance")]
+    pub tile: TileMode,
+
+    /// Memory budget of one network call (2G, 512M) that decides when frames run in tiles and
+    /// how large [default: a quarter of the available memory, shared by the workers, at most 1G].
+    #[arg(long, value_name = "SIZE", value_parser = crate::stylize::feedforward::tiled::parse_memory, help_heading = "Performance")]
+    pub max_memory: Option<u64>,
+
+    /// Longer side of the thumbnail whose instance-norm statistics every tile of a frame uses:
+    /// larger is closer to the whole-frame look, and costs one network pass at that size per
+    /// frame.
+    #[arg(long, value_name = "PIXELS", default_value_t = crate::stylize::feedforward::tiled::DEFAULT_THUMBNAIL, value_parser = clap::value_parser!(u32).range(64..), help_heading = "Performance")]
+    pub tile_thumbnail: u32,
 
     /// Frames per network run (models with a dynamic batch dimension).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64), help_heading = "Performance")]

@@ -9,7 +9,7 @@ use super::{Args, Precision, record};
 use crate::error::{Error, Result};
 use crate::runtime::{self, Device, SessionOptions};
 use crate::stylize::Stylizer;
-use crate::stylize::feedforward::{FeedForward, FeedForwardOptions, StyleRequest};
+use crate::stylize::feedforward::{FeedForward, FeedForwardOptions, StyleRequest, TileOptions};
 
 /// What runs: the provider, the precision and the style, for the summary line and the report.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -62,6 +62,12 @@ pub(super) fn feedforward_options(
         style,
         value_range: args.value_range,
         style_predictor: args.style_predictor.clone(),
+        tiles: TileOptions {
+            mode: args.tile,
+            max_memory: args.max_memory,
+            thumbnail: args.tile_thumbnail,
+        },
+        sessions: 1,
     }
 }
 
@@ -91,7 +97,9 @@ pub(super) fn load_stylizers(
     let load = |n: usize| {
         // Workers share the cores on the CPU; on CUDA the threads only drive the GPU.
         let threads = args.threads.unwrap_or((cores / n).max(1));
-        FeedForward::load(&model, &feedforward_options(args, threads, style.clone()))
+        let mut opts = feedforward_options(args, threads, style.clone());
+        opts.sessions = n;
+        FeedForward::load(&model, &opts)
     };
     let (first, provider) = load(wanted.unwrap_or(1))?;
     let label = first.style_label().map(str::to_string);

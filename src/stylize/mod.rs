@@ -6,6 +6,7 @@
 //! (`--strength`) and keeping the input's colours (`--preserve-colors`).
 
 pub mod feedforward;
+pub mod onnx_proto;
 pub mod optimize;
 pub mod shared;
 pub mod styles;

@@ -112,6 +112,16 @@ def main():
          [vi("input", DYN)], [vi("output", DYN)], inits)
     # Full-size TransformerNet with seeded random (untrained) weights: a realistic compute load.
     transformer_net.export_onnx(transformer_net.init_params(seed=0), os.path.join(HERE, "transformer_net.onnx"))
+    # A light two-style network whose instance norms' rows differ (seeded), so a style, a mix
+    # and the norms' statistics all matter: the tiled execution's exactness test.
+    light = transformer_net.init_params(seed=1, n_styles=2, arch="light")
+    rng = np.random.default_rng(7)
+    for k, v in light.items():
+        if v.ndim == 2:
+            light[k] = (v + rng.normal(0, 0.3, v.shape)).astype(np.float32)
+    light["conv3.weight"] = light["conv3.weight"] * 60   # a picture, not a near-constant grey
+    transformer_net.export_onnx(light, os.path.join(HERE, "light_multi.onnx"),
+                                styles=[{"name": "calm"}, {"name": "wild"}])
     # Channels last (NHWC), y = 255 - x: the layout is read from the shape.
     nhwc = [1, "H", "W", 3]
     save("invert_nhwc.onnx", [helper.make_node("Sub", ["c255", "input"], ["output"])],

@@ -31,7 +31,13 @@ use crate::stylize::styles::{StyleChoice, Styles};
 use crate::stylize::{Stylizer, limit_side};
 
 mod contract;
+pub mod tile_graphs;
+pub mod tiled;
 pub use contract::*;
+pub use tiled::{TileMode, TileOptions};
+
+use tile_graphs::TileGraphs;
+use tiled::{Feeds, TiledRunner};
 
 /// Dynamic-size networks need sizes that survive two stride-2 convolutions and two upsamplings.
 const SIZE_MULTIPLE: usize = 4;
@@ -61,6 +67,10 @@ pub struct FeedForwardOptions {
     pub value_range: Option<ValueRange>,
     /// The predictor of an arbitrary-style network [default: named by its metadata].
     pub style_predictor: Option<PathBuf>,
+    /// When frames run in tiles, and the memory budget that decides it.
+    pub tiles: TileOptions,
+    /// Sessions of this network working at once (they share the default memory budget).
+    pub sessions: usize,
 }
 
 impl FeedForwardOptions {
@@ -73,6 +83,8 @@ impl FeedForwardOptions {
             style: StyleRequest::None,
             value_range: None,
             style_predictor: None,
+            tiles: TileOptions::default(),
+            sessions: 1,
         }
     }
 }
@@ -94,6 +106,133 @@ pub struct FeedForward {
     input: Vec<f32>,
     /// Non-finite output values since the last [`Stylizer::warnings`].
     non_finite: NonFinite,
+    tiling: Tiling,
+}
+
+/// What the network needs to run frames in tiles, and when it does.
+struct Tiling {
+    options: TileOptions,
+    /// The memory budget of one network call (bytes).
+    budget: u64,
+    /// The derived graphs, or why this network cannot run in tiles.
+    graphs: std::result::Result<TileGraphs, String>,
+    /// Estimated working memory per pixel of a whole-frame call.
+    bytes_per_pixel: f64,
+    /// The tile sessions, made for the first frame that needs them.
+    runner: Option<TiledRunner>,
+    session: SessionOptions,
+    /// One-time notes for [`Stylizer::warnings`].
+    notes: Vec<String>,
+    /// The frame size the notes were last given for.
+    noted: Option<(u32, u32)>,
+}
+
+/// Working memory per pixel assumed for a network whose graph could not be read (that of
+/// scream.onnx in float32, measured).
+const FALLBACK_BYTES_PER_PIXEL: f64 = 830.0;
+
+impl Tiling {
+    fn new(path: &Path, contract: &Contract, opts: &FeedForwardOptions) -> Result<Self> {
+        let graphs = if contract.layout != Layout::Nchw {
+            Err("takes channels-last images".to_string())
+        } else if contract.fixed_size.is_some() {
+            Err("has a fixed input size".to_string())
+        } else {
+            std::fs::read(path)
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| tile_graphs::derive(&bytes, &contract.input))
+        };
+        let bytes_per_pixel = graphs
+            .as_ref()
+            .map_or(FALLBACK_BYTES_PER_PIXEL, tiled::bytes_per_pixel);
+        let budget = opts
+            .tiles
+            .max_memory
+            .unwrap_or_else(|| tiled::default_budget(opts.sessions));
+        if let TileMode::Size(n) = opts.tiles.mode {
+            match &graphs {
+                Err(why) => {
+                    return Err(usage(
+                        path,
+                        format!("cannot run in tiles: it {why}; use --tile auto or off"),
+                    ));
+                }
+                Ok(g) if n < g.margin.max(g.align) => {
+                    return Err(usage(
+                        path,
+                        format!(
+                            "--tile {n} is below this network's receptive margin ({} px): give at least {}",
+                            g.margin,
+                            g.margin.max(g.align)
+                        ),
+                    ));
+                }
+                Ok(_) => {}
+            }
+        }
+        if let (TileMode::Auto, Ok(g)) = (opts.tiles.mode, &graphs)
+            && tiled::core_for_budget(budget, bytes_per_pixel, g.margin, g.align).is_none()
+        {
+            return Err(usage(
+                path,
+                format!(
+                    "--max-memory {} MiB is too little for this network's tiles (about {} MiB at least)",
+                    budget >> 20,
+                    (((3 * g.margin.max(g.align)) as f64).powi(2) * bytes_per_pixel) as u64 >> 20
+                ),
+            ));
+        }
+        Ok(Self {
+            options: opts.tiles,
+            budget,
+            graphs,
+            bytes_per_pixel,
+            runner: None,
+            session: opts.session.clone(),
+            notes: Vec::new(),
+            noted: None,
+        })
+    }
+
+    /// The core size to tile a `width x height` frame with, or `None` to run it whole.
+    fn core_for(&mut self, path: &Path, width: u32, height: u32) -> Option<u32> {
+        let (pw, ph) = (
+            round_up(width as usize, SIZE_MULTIPLE),
+            round_up(height as usize, SIZE_MULTIPLE),
+        );
+        let whole = self.bytes_per_pixel * (pw * ph) as f64;
+        match (self.options.mode, &self.graphs) {
+            (TileMode::Off, _) => None,
+            (TileMode::Size(n), Ok(_)) => (pw.max(ph) > n as usize).then_some(n),
+            (TileMode::Size(_), Err(_)) => None, // refused at load
+            (TileMode::Auto, _) if whole <= self.budget as f64 => None,
+            (TileMode::Auto, Ok(g)) => {
+                let core =
+                    tiled::core_for_budget(self.budget, self.bytes_per_pixel, g.margin, g.align);
+                if self.noted != Some((width, height)) {
+                    self.noted = Some((width, height));
+                    tracing::info!(
+                        "{width}x{height} frames need about {} MiB whole, over the {} MiB budget: tiles of {} px",
+                        whole as u64 >> 20,
+                        self.budget >> 20,
+                        core.unwrap_or(0)
+                    );
+                }
+                core
+            }
+            (TileMode::Auto, Err(why)) => {
+                if self.noted != Some((width, height)) {
+                    self.noted = Some((width, height));
+                    self.notes.push(format!(
+                        "model {path:?}: {width}x{height} frames need about {} MiB, over the {} MiB budget, but this network cannot run in tiles (it {why}); they run whole (--max-side lowers the resolution)",
+                        whole as u64 >> 20,
+                        self.budget >> 20
+                    ));
+                }
+                None
+            }
+        }
+    }
 }
 
 /// Where a network gave NaN or infinite values (drawn as black or white).
@@ -211,6 +350,7 @@ impl FeedForward {
         } else {
             1
         };
+        let tiling = Tiling::new(path, &contract, opts)?;
         let mut me = Self {
             path: path.to_path_buf(),
             session,
@@ -223,6 +363,7 @@ impl FeedForward {
             style_label,
             input: Vec::new(),
             non_finite: NonFinite::default(),
+            tiling,
         };
         me.trial_run()?;
         Ok((me, provider))
@@ -344,6 +485,61 @@ impl FeedForward {
     }
 }
 
+impl FeedForward {
+    /// Stylizes one frame in tiles of at most `core` pixels a side, with the instance norms'
+    /// statistics from its thumbnail.
+    fn run_tiled(&mut self, frame: &mut Frame, core: u32) -> Result<()> {
+        if self.tiling.runner.is_none() {
+            let graphs =
+                self.tiling.graphs.clone().map_err(|why| {
+                    Error::Other(format!("internal: tiles for a network that {why}"))
+                })?;
+            self.tiling.runner = Some(TiledRunner::new(&self.path, graphs, &self.tiling.session)?);
+        }
+        let runner = self.tiling.runner.as_mut().expect("made above");
+        let style = match (&self.contract.style, &self.style_value) {
+            (
+                Some(StyleInput::Weights { name, .. } | StyleInput::Vector { name, .. }),
+                Some((dims, values)),
+            ) => Some((name.as_str(), &dims[..], &values[..])),
+            _ => None,
+        };
+        let feeds = Feeds {
+            input: &self.contract.input,
+            output: &self.contract.output,
+            style,
+            in_scale: if self.range == ValueRange::Unit {
+                1.0 / 255.0
+            } else {
+                1.0
+            },
+        };
+        let out_scale = 255.0 / self.range.max();
+        let bad = runner
+            .run(
+                frame,
+                core,
+                self.tiling.options.thumbnail,
+                &feeds,
+                out_scale,
+            )
+            .map_err(|e| match e {
+                Error::Runtime(m) => Error::Runtime(format!("model {:?}: {m}", self.path)),
+                other => other,
+            })?;
+        if bad > 0 {
+            if bad == 3 * frame.width as usize * frame.height as usize {
+                return Err(Error::Runtime(format!(
+                    "model {:?}: gave NaN or infinite values for every pixel of frame {}; the network is broken for this input",
+                    self.path, frame.index
+                )));
+            }
+            self.non_finite.record(frame.index, bad);
+        }
+        Ok(())
+    }
+}
+
 impl Stylizer for FeedForward {
     fn batch_size(&self) -> usize {
         self.batch
@@ -365,17 +561,22 @@ impl Stylizer for FeedForward {
         if frames.is_empty() {
             return Ok(());
         }
-        self.run(frames)
+        let (w, h) = (frames[0].width, frames[0].height);
+        match self.tiling.core_for(&self.path, w, h) {
+            None => self.run(frames),
+            Some(core) => frames.iter_mut().try_for_each(|f| self.run_tiled(f, core)),
+        }
     }
 
     fn warnings(&mut self) -> Vec<String> {
         let n = std::mem::take(&mut self.non_finite);
+        let notes = std::mem::take(&mut self.tiling.notes);
         match n.first_frame {
-            None => Vec::new(),
-            Some(first) => vec![format!(
+            None => notes,
+            Some(first) => notes.into_iter().chain([format!(
                 "model {:?} gave {} NaN or infinite value(s) in {} frame(s), from frame {first} on; they are drawn black or white",
                 self.path, n.values, n.frames
-            )],
+            )]).collect(),
         }
     }
 }

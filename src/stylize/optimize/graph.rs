@@ -34,7 +34,7 @@ use std::collections::HashMap;
 
 use prost::Message;
 
-use super::onnx_proto::{
+use crate::stylize::onnx_proto::{
     AttributeProto, FLOAT, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
     value_info,
 };
@@ -379,8 +379,8 @@ impl Builder {
 
     fn finish(
         self,
-        inputs: Vec<super::onnx_proto::ValueInfoProto>,
-        outputs: Vec<super::onnx_proto::ValueInfoProto>,
+        inputs: Vec<crate::stylize::onnx_proto::ValueInfoProto>,
+        outputs: Vec<crate::stylize::onnx_proto::ValueInfoProto>,
         name: &str,
     ) -> ModelProto {
         ModelProto {
@@ -398,6 +398,7 @@ impl Builder {
                 input: inputs,
                 output: outputs,
             }),
+            ..Default::default()
         }
     }
 }
@@ -478,7 +479,7 @@ fn gram(b: &mut Builder, features: &str, channels: i64) -> (String, String) {
     (f, g)
 }
 
-fn image_info() -> super::onnx_proto::ValueInfoProto {
+fn image_info() -> crate::stylize::onnx_proto::ValueInfoProto {
     value_info(IMAGE, FLOAT, &[1.into(), 3.into(), "H".into(), "W".into()])
 }
 

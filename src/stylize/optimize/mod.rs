@@ -38,7 +38,6 @@
 pub mod graph;
 pub mod motion;
 mod objective;
-pub mod onnx_proto;
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};

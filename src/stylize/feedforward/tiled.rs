@@ -1,0 +1,496 @@
+//! Tiled execution: a frame too large for one network call runs tile by tile, with the instance
+//! norms' statistics taken once per frame from a thumbnail ([`super::tile_graphs`]), so memory
+//! depends on the tile's size, not the frame's.
+//!
+//! The frame (padded to the network's grid, as the whole-frame path pads it) is cut into a grid
+//! of cores whose edges lie on the network's coarsest grid; each tile is its core plus the
+//! receptive margin on every side that has a neighbour, and only the core of its output is kept.
+//! Every tile sees the same statistics, and inside the margin the network's output depends on
+//! nothing the tile lacks, so the cores meet without a seam: with the frame's own statistics
+//! (a thumbnail at full size), the tiles reproduce the whole-frame output (tested).
+
+use std::path::Path;
+
+use ndarray::{ArrayView3, ArrayViewMut3, Axis, Zip, s};
+use ort::session::{Session, SessionInputValue};
+use ort::value::TensorRef;
+
+use super::tile_graphs::TileGraphs;
+use crate::error::{Error, Result};
+use crate::frame::{Frame, reflect, rgb_to_chw_padded, round_up};
+use crate::runtime::{self, SessionOptions};
+
+/// `--tile`: when frames run in tiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TileMode {
+    /// When the whole frame would need more than the memory budget.
+    #[default]
+    Auto,
+    /// Never (a frame that does not fit fails as it would without tiles).
+    Off,
+    /// Always, in tiles of at most this many pixels a side (their cores).
+    Size(u32),
+}
+
+impl TileMode {
+    /// Parses `auto`, `off` or a size in pixels (at least 1).
+    ///
+    /// # Errors
+    /// Anything else, with what is accepted.
+    pub fn parse(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "off" => Ok(Self::Off),
+            _ => match s.parse::<u32>() {
+                Ok(0) => Err(
+                    "a tile of 0 pixels is no tile; give auto, off or a size such as 512".into(),
+                ),
+                Ok(n) => Ok(Self::Size(n)),
+                Err(_) => Err(format!(
+                    "{s:?} is not auto, off or a size in pixels (such as 512)"
+                )),
+            },
+        }
+    }
+}
+
+/// Parses a memory size: `1.5G`, `512M`, `2GiB`, `800MB`, or plain bytes.
+///
+/// # Errors
+/// Not a size, or one under 64 MiB (no network runs in less).
+pub fn parse_memory(s: &str) -> std::result::Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size such as 2G or 512M"))?;
+    let scale = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" | "kib" => 1024.0,
+        "m" | "mb" | "mib" => 1024.0 * 1024.0,
+        "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tb" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(format!("{s:?} is not a size such as 2G or 512M")),
+    };
+    let bytes = (value * scale) as u64;
+    if bytes < MIN_MEMORY {
+        return Err(format!(
+            "{s} is too little memory for a network; give at least 64M"
+        ));
+    }
+    Ok(bytes)
+}
+
+/// The least `--max-memory` accepted.
+const MIN_MEMORY: u64 = 64 << 20;
+
+/// Bytes of ONNX Runtime working memory per input pixel and per value that the network's widest
+/// tensor holds per input pixel (float32). Measured with scream.onnx (32 values per pixel at
+/// full resolution): peak RSS grows by about 830 bytes per pixel from 1080p to 4K, i.e. about
+/// 6.5 such tensors alive at once, 4 bytes each.
+const BYTES_PER_VALUE: f64 = 26.0;
+/// int8 networks keep about half as much (scream.int8.onnx: 450 bytes per pixel).
+const INT8_SHARE: f64 = 0.55;
+
+/// The thumbnail's longer side: the statistics come from the frame scaled to this size.
+pub const DEFAULT_THUMBNAIL: u32 = 1024;
+
+/// Settings of the tiled execution.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TileOptions {
+    pub mode: TileMode,
+    /// The budget of one network call's working memory (bytes); `None`: from the machine.
+    pub max_memory: Option<u64>,
+    /// The thumbnail's longer side.
+    pub thumbnail: u32,
+}
+
+impl Default for TileOptions {
+    fn default() -> Self {
+        Self {
+            mode: TileMode::Auto,
+            max_memory: None,
+            thumbnail: DEFAULT_THUMBNAIL,
+        }
+    }
+}
+
+/// The default memory budget of one network call: a quarter of the memory available now,
+/// shared by `sessions` sessions, and at most 1 GiB (larger tiles gain little: the margins
+/// are then a small share of each tile).
+pub fn default_budget(sessions: usize) -> u64 {
+    let available = available_memory().unwrap_or(4 << 30);
+    (available / 4 / sessions.max(1) as u64).clamp(MIN_MEMORY, 1 << 30)
+}
+
+/// `MemAvailable` of /proc/meminfo, in bytes.
+fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// The estimated working memory per input pixel of a network.
+pub fn bytes_per_pixel(graphs: &TileGraphs) -> f64 {
+    let b = graphs.values_per_pixel * BYTES_PER_VALUE;
+    if graphs.quantized { b * INT8_SHARE } else { b }
+}
+
+/// One rectangle of the padded frame: `x0..x1` by `y0..y1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rect {
+    pub x0: usize,
+    pub y0: usize,
+    pub x1: usize,
+    pub y1: usize,
+}
+
+impl Rect {
+    pub fn width(&self) -> usize {
+        self.x1 - self.x0
+    }
+    pub fn height(&self) -> usize {
+        self.y1 - self.y0
+    }
+}
+
+/// Where a tile's core lies and which region the network sees for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tile {
+    pub core: Rect,
+    pub region: Rect,
+}
+
+/// The cut points of `len` into `parts` pieces of near-equal length on multiples of `align`.
+fn cuts(len: usize, parts: usize, align: usize) -> Vec<usize> {
+    let mut v: Vec<usize> = (0..=parts)
+        .map(|i| (i * len / parts) / align * align)
+        .collect();
+    v[parts] = len;
+    v.dedup();
+    v
+}
+
+/// The tiles of a padded frame of `width x height`: cores of at most `core` pixels a side
+/// (rounded to `align`), each with `margin` more on every side inside the frame.
+pub fn plan(width: usize, height: usize, core: usize, margin: usize, align: usize) -> Vec<Tile> {
+    let core = (core / align).max(1) * align;
+    let xs = cuts(width, width.div_ceil(core), align);
+    let ys = cuts(height, height.div_ceil(core), align);
+    let mut tiles = Vec::new();
+    for y in ys.windows(2) {
+        for x in xs.windows(2) {
+            let core = Rect {
+                x0: x[0],
+                y0: y[0],
+                x1: x[1],
+                y1: y[1],
+            };
+            let region = Rect {
+                x0: core.x0.saturating_sub(margin),
+                y0: core.y0.saturating_sub(margin),
+                x1: (core.x1 + margin).min(width),
+                y1: (core.y1 + margin).min(height),
+            };
+            tiles.push(Tile { core, region });
+        }
+    }
+    tiles
+}
+
+/// The largest core side whose tile (core plus two margins) fits `budget` bytes at
+/// `bytes_per_pixel`, on the network's grid; `None` when not even a core of one margin fits.
+pub fn core_for_budget(budget: u64, bytes_per_pixel: f64, margin: u32, align: u32) -> Option<u32> {
+    let side = (budget as f64 / bytes_per_pixel).sqrt() as u32;
+    let core = side.checked_sub(2 * margin)? / align * align;
+    (core >= margin.max(align)).then_some(core)
+}
+
+/// The tile and statistics sessions of one network, and their buffers.
+pub struct TiledRunner {
+    graphs: TileGraphs,
+    stats: Session,
+    tile: Session,
+    /// The frame's input pixels, kept while the tiles overwrite the frame.
+    original: Vec<u8>,
+    input: Vec<f32>,
+}
+
+/// What a tiled run feeds besides the image: the model's input names and its style input.
+pub struct Feeds<'a> {
+    pub input: &'a str,
+    pub output: &'a str,
+    pub style: Option<(&'a str, &'a [usize], &'a [f32])>,
+    /// Multiplies 0..255 pixels into the model's range (1 or 1/255).
+    pub in_scale: f32,
+}
+
+impl TiledRunner {
+    /// Builds the two sessions from the derived graphs.
+    ///
+    /// # Errors
+    /// A session that ONNX Runtime refuses.
+    pub fn new(path: &Path, graphs: TileGraphs, opts: &SessionOptions) -> Result<Self> {
+        let env = opts.environment()?;
+        let (stats, _) = runtime::session_from_memory(env, path, &graphs.stats, opts)?;
+        let (tile, _) = runtime::session_from_memory(env, path, &graphs.tile, opts)?;
+        Ok(Self {
+            graphs,
+            stats,
+            tile,
+            original: Vec::new(),
+            input: Vec::new(),
+        })
+    }
+
+    pub fn margin(&self) -> u32 {
+        self.graphs.margin
+    }
+
+    pub fn align(&self) -> u32 {
+        self.graphs.align
+    }
+
+    /// Every instance norm's statistics (shape, values) on the frame scaled so its longer side
+    /// is at most `thumbnail` (the frame itself when it is that small).
+    fn statistics(
+        &mut self,
+        frame: &Frame,
+        thumbnail: u32,
+        feeds: &Feeds<'_>,
+    ) -> Result<Vec<(Vec<i64>, Vec<f32>)>> {
+        let (w, h) = (frame.width, frame.height);
+        let (tw, th) = crate::stylize::limit_side(w, h, Some(thumbnail));
+        let small;
+        let rgb: &[u8] = if (tw, th) == (w, h) {
+            &frame.rgb
+        } else {
+            let img = image::RgbImage::from_raw(w, h, frame.rgb.clone())
+                .ok_or_else(|| Error::Other("internal: frame buffer size".into()))?;
+            small = image::imageops::resize(&img, tw, th, image::imageops::FilterType::Triangle);
+            small.as_raw()
+        };
+        let align = self.graphs.align as usize;
+        let (tw, th) = (tw as usize, th as usize);
+        let (pw, ph) = (round_up(tw, align), round_up(th, align));
+        let mut input = vec![0f32; 3 * pw * ph];
+        rgb_to_chw_padded(rgb, tw, th, pw, ph, &mut input);
+        if feeds.in_scale != 1.0 {
+            input.iter_mut().for_each(|v| *v *= feeds.in_scale);
+        }
+        let image = TensorRef::from_array_view(([1usize, 3, ph, pw], &input[..]))?;
+        let mut inputs: Vec<(std::borrow::Cow<'_, str>, SessionInputValue<'_>)> =
+            ort::inputs![feeds.input => image];
+        let wants_style = self.stats.inputs().iter().any(|i| i.name() != feeds.input);
+        if let (true, Some((name, dims, values))) = (wants_style, feeds.style) {
+            let style = TensorRef::from_array_view((dims.to_vec(), values))?;
+            inputs.push((name.into(), style.into()));
+        }
+        let outputs = self.stats.run(inputs).map_err(|e| {
+            Error::Runtime(format!(
+                "statistics of a {pw}x{ph} thumbnail failed: {}",
+                e.message()
+            ))
+        })?;
+        let mut stats = Vec::with_capacity(2 * self.graphs.stat_names.len());
+        for (mean, var) in &self.graphs.stat_names {
+            for name in [mean, var] {
+                let (shape, data) = outputs[name.as_str()].try_extract_tensor::<f32>()?;
+                stats.push((shape.iter().copied().collect(), data.to_vec()));
+            }
+        }
+        Ok(stats)
+    }
+
+    /// Stylizes `frame` in place, tile by tile, with cores of at most `core` pixels a side.
+    /// Returns the number of non-finite output values (drawn black or white).
+    ///
+    /// # Errors
+    /// A network run that fails.
+    pub fn run(
+        &mut self,
+        frame: &mut Frame,
+        core: u32,
+        thumbnail: u32,
+        feeds: &Feeds<'_>,
+        out_scale: f32,
+    ) -> Result<usize> {
+        let stats = self.statistics(frame, thumbnail, feeds)?;
+        let (w, h) = (frame.width as usize, frame.height as usize);
+        let align = self.graphs.align as usize;
+        let (pw, ph) = (round_up(w, align), round_up(h, align));
+        let tiles = plan(pw, ph, core as usize, self.graphs.margin as usize, align);
+        self.original.clear();
+        self.original.extend_from_slice(&frame.rgb);
+        let source = ArrayView3::from_shape((h, w, 3), &self.original[..])
+            .map_err(|e| Error::Other(format!("internal: {e}")))?;
+        let mut target = ArrayViewMut3::from_shape((h, w, 3), &mut frame.rgb[..])
+            .map_err(|e| Error::Other(format!("internal: {e}")))?;
+        let mut bad = 0;
+        for tile in &tiles {
+            let r = tile.region;
+            let (rw, rh) = (r.width(), r.height());
+            self.input.resize(3 * rw * rh, 0.0);
+            {
+                let mut dst = ArrayViewMut3::from_shape((3, rh, rw), &mut self.input[..])
+                    .map_err(|e| Error::Other(format!("internal: {e}")))?;
+                fill_region(&source, r, &mut dst, feeds.in_scale);
+            }
+            let image = TensorRef::from_array_view(([1usize, 3, rh, rw], &self.input[..]))?;
+            let mut inputs: Vec<(std::borrow::Cow<'_, str>, SessionInputValue<'_>)> =
+                ort::inputs![feeds.input => image];
+            if let Some((name, dims, values)) = feeds.style {
+                let style = TensorRef::from_array_view((dims.to_vec(), values))?;
+                inputs.push((name.into(), style.into()));
+            }
+            for ((mean, var), pair) in self.graphs.stat_names.iter().zip(stats.chunks_exact(2)) {
+                for (name, (shape, values)) in [mean, var].into_iter().zip(pair) {
+                    let dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
+                    let t = TensorRef::from_array_view((dims, &values[..]))?;
+                    inputs.push((name.as_str().into(), t.into()));
+                }
+            }
+            let outputs = self.tile.run(inputs).map_err(|e| {
+                Error::Runtime(format!(
+                    "inference failed on a {rw}x{rh} tile ({})",
+                    e.message()
+                ))
+            })?;
+            let (_, data) = outputs[feeds.output].try_extract_tensor::<f32>()?;
+            let out = ArrayView3::from_shape((3, rh, rw), data)
+                .map_err(|e| Error::Other(format!("internal: tile output: {e}")))?;
+            // The core, cropped to the frame (the padding beyond it is dropped).
+            let c = tile.core;
+            let (cx1, cy1) = (c.x1.min(w), c.y1.min(h));
+            if cx1 <= c.x0 || cy1 <= c.y0 {
+                continue;
+            }
+            let part = out.slice(s![.., c.y0 - r.y0..cy1 - r.y0, c.x0 - r.x0..cx1 - r.x0]);
+            let mut dst = target.slice_mut(s![c.y0..cy1, c.x0..cx1, ..]);
+            let mut dst = dst.view_mut().permuted_axes([2, 0, 1]);
+            Zip::from(&mut dst).and(&part).for_each(|d, &v| {
+                if !v.is_finite() {
+                    bad += 1;
+                }
+                *d = crate::frame::to_u8(v * out_scale);
+            });
+        }
+        Ok(bad)
+    }
+}
+
+/// Writes the pixels of `region` of the padded frame (`source` is the frame, `[H, W, 3]`; pixels
+/// beyond it mirror it, as the whole-frame path pads) into `dst` (`[3, rows, cols]`).
+fn fill_region(
+    source: &ArrayView3<'_, u8>,
+    region: Rect,
+    dst: &mut ArrayViewMut3<'_, f32>,
+    scale: f32,
+) {
+    let (h, w) = (source.len_of(Axis(0)), source.len_of(Axis(1)));
+    // The part inside the frame, in one go.
+    let (ix1, iy1) = (region.x1.min(w), region.y1.min(h));
+    let (iw, ih) = (ix1.saturating_sub(region.x0), iy1.saturating_sub(region.y0));
+    let inside = source
+        .slice(s![region.y0..iy1, region.x0..ix1, ..])
+        .permuted_axes([2, 0, 1]);
+    Zip::from(dst.slice_mut(s![.., ..ih, ..iw]))
+        .and(&inside)
+        .for_each(|d, &v| *d = f32::from(v) * scale);
+    // The padding beyond the frame's right and bottom edges: mirrored columns, then rows.
+    for x in iw..region.width() {
+        let from = reflect(region.x0 + x, w) - region.x0;
+        let (src, mut to) = dst.multi_slice_mut((s![.., ..ih, from], s![.., ..ih, x]));
+        to.assign(&src);
+    }
+    for y in ih..region.height() {
+        let from = reflect(region.y0 + y, h) - region.y0;
+        let (src, mut to) = dst.multi_slice_mut((s![.., from, ..], s![.., y, ..]));
+        to.assign(&src);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiles_cover_the_frame_once_on_the_grid_with_margins_inside_it() {
+        for (w, h, core, margin) in [(1920, 1080, 512, 56), (64, 40, 16, 8), (100, 100, 100, 8)] {
+            let tiles = plan(w, h, core, margin, 4);
+            let mut seen = vec![0u8; w * h];
+            for t in &tiles {
+                let c = t.core;
+                assert!(c.x0 % 4 == 0 && c.y0 % 4 == 0, "{c:?}");
+                assert!(c.width() <= core && c.height() <= core);
+                assert!(
+                    t.region.x0 == c.x0.saturating_sub(margin)
+                        && t.region.x1 == (c.x1 + margin).min(w)
+                );
+                for y in c.y0..c.y1 {
+                    for x in c.x0..c.x1 {
+                        seen[y * w + x] += 1;
+                    }
+                }
+            }
+            assert!(seen.iter().all(|&n| n == 1), "{w}x{h} core {core}");
+        }
+        assert_eq!(plan(100, 100, 100, 8, 4).len(), 1);
+        assert_eq!(plan(1920, 1080, 1024, 56, 4).len(), 4);
+    }
+
+    #[test]
+    fn a_region_past_the_frame_mirrors_it_as_the_whole_frame_padding_does() {
+        let (w, h) = (6, 5);
+        let rgb: Vec<u8> = (0..w * h * 3).map(|i| (i * 7 % 251) as u8).collect();
+        let (pw, ph) = (8, 8);
+        let mut whole = vec![0f32; 3 * pw * ph];
+        rgb_to_chw_padded(&rgb, w, h, pw, ph, &mut whole);
+        let src = ArrayView3::from_shape((h, w, 3), &rgb[..]).unwrap();
+        let region = Rect {
+            x0: 4,
+            y0: 2,
+            x1: 8,
+            y1: 8,
+        };
+        let mut buf = vec![0f32; 3 * 6 * 4];
+        let mut dst = ArrayViewMut3::from_shape((3, 6, 4), &mut buf[..]).unwrap();
+        fill_region(&src, region, &mut dst, 1.0);
+        for c in 0..3 {
+            for y in 0..6 {
+                for x in 0..4 {
+                    assert_eq!(
+                        dst[[c, y, x]],
+                        whole[c * pw * ph + (y + 2) * pw + x + 4],
+                        "{c} {y} {x}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sizes_and_modes_parse_and_nonsense_is_refused() {
+        assert_eq!(TileMode::parse("auto"), Ok(TileMode::Auto));
+        assert_eq!(TileMode::parse("off"), Ok(TileMode::Off));
+        assert_eq!(TileMode::parse("512"), Ok(TileMode::Size(512)));
+        assert!(TileMode::parse("0").is_err());
+        assert!(TileMode::parse("big").is_err());
+        assert_eq!(parse_memory("2G"), Ok(2 << 30));
+        assert_eq!(parse_memory("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_memory("1.5g"), Ok(3 << 29));
+        assert!(parse_memory("1K").unwrap_err().contains("at least 64M"));
+        assert!(parse_memory("lots").is_err());
+    }
+
+    #[test]
+    fn the_budget_gives_a_core_on_the_grid_or_none() {
+        assert_eq!(core_for_budget(1 << 30, 830.0, 56, 4), Some(1024));
+        assert_eq!(core_for_budget(64 << 20, 830.0, 56, 4), Some(172));
+        assert_eq!(core_for_budget(1 << 20, 830.0, 56, 4), None);
+    }
+}

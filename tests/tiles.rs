@@ -1,0 +1,227 @@
+//! Frames in tiles (`--tile`, `--max-memory`): every instance norm takes its statistics from a
+//! thumbnail of the frame, and tiles overlap by the network's receptive margin. With a
+//! thumbnail as large as the frame the statistics are the frame's own, and the tiles must then
+//! give the whole-frame output (up to rounding), for a single-style network, a multi-style one
+//! with a mix, on an image and through `--temporal` on a clip. A network without instance
+//! norms falls back to whole frames and says so; bad settings are refused before any work.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::*;
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A PNG of a busy pattern of `w x h` (sides that are not multiples of 4 on purpose).
+fn photo(dir: &Path, w: u32, h: u32) -> PathBuf {
+    let p = dir.join("photo.png");
+    image::RgbImage::from_raw(w, h, pattern(5, w, h))
+        .unwrap()
+        .save(&p)
+        .unwrap();
+    p
+}
+
+fn pixels(path: &Path) -> Vec<u8> {
+    image::open(path).unwrap().to_rgb8().into_raw()
+}
+
+/// Stylizes `input` with `args`, whole and in tiles of `tile` px with the frame's own
+/// statistics, and returns both outputs' pixels.
+fn whole_and_tiled(dir: &Path, input: &Path, args: &[&str], tile: &str) -> (Vec<u8>, Vec<u8>) {
+    let whole = dir.join("whole.png");
+    let tiled = dir.join("tiled.png");
+    for (out, extra) in [
+        (&whole, vec!["--tile", "off"]),
+        (&tiled, vec!["--tile", tile, "--tile-thumbnail", "4096"]),
+    ] {
+        let mut a: Vec<&std::ffi::OsStr> = vec![input.as_os_str()];
+        a.extend(args.iter().map(std::ffi::OsStr::new));
+        a.extend(extra.iter().map(std::ffi::OsStr::new));
+        a.extend(["-o".as_ref(), out.as_os_str(), "-y".as_ref()]);
+        assert_success(&vstyle(&a));
+    }
+    (pixels(&whole), pixels(&tiled))
+}
+
+#[test]
+fn tiles_with_the_frames_own_statistics_give_the_whole_frame_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = photo(dir.path(), 150, 98);
+    // The shipped network (trained, so its output is a picture; the standard architecture).
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/scream.onnx");
+    let (whole, tiled) = whole_and_tiled(
+        dir.path(),
+        &input,
+        &["-m", model.to_str().unwrap(), "--precision", "fp32"],
+        "64",
+    );
+    assert!(
+        max_diff(&whole, &tiled) <= 1,
+        "{}",
+        max_diff(&whole, &tiled)
+    );
+    // The output is a picture, not a constant that would match anyway.
+    assert!(whole.iter().max().unwrap() - whole.iter().min().unwrap() > 20);
+}
+
+#[test]
+fn a_multi_style_network_and_a_mix_run_in_tiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = photo(dir.path(), 130, 90);
+    let model = model("light_multi.onnx");
+    let m = model.to_str().unwrap();
+    let (calm, calm_tiled) =
+        whole_and_tiled(dir.path(), &input, &["-m", m, "--style-name", "calm"], "64");
+    assert!(max_diff(&calm, &calm_tiled) <= 1);
+    let (mix, mix_tiled) = whole_and_tiled(
+        dir.path(),
+        &input,
+        &["-m", m, "--style-mix", "calm=0.3,wild=0.7"],
+        "64",
+    );
+    assert!(max_diff(&mix, &mix_tiled) <= 1);
+    assert!(max_diff(&calm, &mix) > 10, "the mix paints differently");
+}
+
+#[test]
+fn a_thumbnail_smaller_than_the_frame_still_paints_the_frame_seamlessly_close() {
+    // Statistics from a quarter-size thumbnail: not exact, but close, with the same look.
+    let dir = tempfile::tempdir().unwrap();
+    let w = 240;
+    let h = 160;
+    let p = dir.path().join("smooth.png");
+    image::RgbImage::from_raw(w, h, smooth_pattern(2, w, h))
+        .unwrap()
+        .save(&p)
+        .unwrap();
+    let model = model("light_multi.onnx");
+    let whole = dir.path().join("whole.png");
+    let tiled = dir.path().join("tiled.png");
+    for (out, extra) in [
+        (&whole, ["--tile", "off", "--tile-thumbnail", "4096"]),
+        (&tiled, ["--tile", "64", "--tile-thumbnail", "120"]),
+    ] {
+        assert_success(&vstyle!(
+            &p,
+            "-m",
+            &model,
+            "--style-name",
+            "wild",
+            extra[0],
+            extra[1],
+            extra[2],
+            extra[3],
+            "-o",
+            out
+        ));
+    }
+    let (a, b) = (pixels(&whole), pixels(&tiled));
+    let mse: f64 = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
+        .sum::<f64>()
+        / a.len() as f64;
+    let psnr = 10.0 * (255.0f64.powi(2) / mse.max(1e-9)).log10();
+    assert!(psnr > 25.0 && psnr < 90.0, "PSNR {psnr:.1} dB");
+}
+
+#[test]
+fn temporal_video_in_tiles_matches_whole_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("in.mkv");
+    make_clip(
+        &clip,
+        &Clip {
+            width: 96,
+            height: 64,
+            frames: 6,
+            smooth: true,
+            ..Clip::default()
+        },
+    );
+    let model = model("light_multi.onnx");
+    let mut frames = Vec::new();
+    for (name, extra) in [
+        ("whole.mkv", ["--tile", "off", "--tile-thumbnail", "4096"]),
+        ("tiled.mkv", ["--tile", "56", "--tile-thumbnail", "4096"]),
+    ] {
+        let out = dir.path().join(name);
+        assert_success(&vstyle!(
+            &clip,
+            "-m",
+            &model,
+            "--style-name",
+            "wild",
+            "--temporal",
+            "--codec",
+            "ffv1",
+            "--pix-fmt",
+            "bgr0",
+            extra[0],
+            extra[1],
+            extra[2],
+            extra[3],
+            "-o",
+            &out
+        ));
+        frames.push(read_frames(&out, 96, 64, true));
+    }
+    assert_eq!(frames[0].len(), 6);
+    assert_eq!(frames[1].len(), 6);
+    for (a, b) in frames[0].iter().zip(&frames[1]) {
+        assert!(max_diff(a, b) <= 2, "{}", max_diff(a, b));
+    }
+}
+
+#[test]
+fn a_network_without_instance_norms_runs_whole_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = photo(dir.path(), 400, 300);
+    let out = dir.path().join("out.png");
+    let m = model("small_conv.onnx");
+    // Over the budget: runs whole, with one line that says why.
+    let run = vstyle!(&input, "-m", &m, "--max-memory", "64M", "-o", &out);
+    assert_success(&run);
+    let e = stderr(&run);
+    assert!(
+        e.contains("cannot run in tiles") && e.contains("no InstanceNormalization"),
+        "{e}"
+    );
+    assert!(out.exists());
+    // Tiles asked for explicitly: a usage error before any work.
+    let out2 = dir.path().join("out2.png");
+    let run = vstyle!(&input, "-m", &m, "--tile", "64", "-o", &out2);
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    assert!(stderr(&run).contains("cannot run in tiles"));
+    assert!(!out2.exists());
+}
+
+#[test]
+fn bad_tile_settings_are_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = photo(dir.path(), 40, 30);
+    let m = model("transformer_net.onnx");
+    for (flag, value, needle) in [
+        ("--tile", "0", "0 pixels"),
+        ("--tile", "7", "receptive margin"),
+        ("--tile", "big", "not auto, off or a size"),
+        ("--max-memory", "1K", "at least 64M"),
+        ("--max-memory", "lots", "not a size"),
+    ] {
+        let out = dir.path().join("out.png");
+        let run = vstyle!(&input, "-m", &m, flag, value, "-o", &out);
+        let e = stderr(&run);
+        assert_eq!(run.status.code(), Some(2), "{flag} {value}: {e}");
+        assert!(e.contains(needle), "{flag} {value}: {e}");
+        assert!(
+            e.lines().filter(|l| !l.trim().is_empty()).count() <= 3,
+            "{flag} {value}: short: {e}"
+        );
+        assert!(!out.exists(), "{flag} {value}: nothing written");
+    }
+}
