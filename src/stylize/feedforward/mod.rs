@@ -203,7 +203,7 @@ impl Tiling {
         let whole = self.bytes_per_pixel * (pw * ph) as f64;
         match (self.options.mode, &self.graphs) {
             (TileMode::Off, _) => None,
-            (TileMode::Size(n), Ok(_)) => (pw.max(ph) > n as usize).then_some(n),
+            (TileMode::Size(n), Ok(_)) => (pw * ph > (n as usize).pow(2)).then_some(n),
             (TileMode::Size(_), Err(_)) => None, // refused at load
             (TileMode::Auto, _) if whole <= self.budget as f64 => None,
             (TileMode::Auto, Ok(g)) => {

@@ -175,31 +175,66 @@ fn cuts(len: usize, parts: usize, align: usize) -> Vec<usize> {
     v
 }
 
-/// The tiles of a padded frame of `width x height`: cores of at most `core` pixels a side
-/// (rounded to `align`), each with `margin` more on every side inside the frame.
+/// The tiles of a padded frame of `width x height`: cores of at most `core²` pixels whose
+/// regions (core plus `margin` on every side inside the frame) hold at most the pixels of a
+/// square core of side `core` with its margins, which bounds the memory of a call; among such
+/// grids, the one that makes the network see the fewest pixels in all (the least margin
+/// overhead: at 1080p two tiles of 960x1080 rather than four of 960x540). Cores are cut on
+/// multiples of `align`.
 pub fn plan(width: usize, height: usize, core: usize, margin: usize, align: usize) -> Vec<Tile> {
     let core = (core / align).max(1) * align;
-    let xs = cuts(width, width.div_ceil(core), align);
-    let ys = cuts(height, height.div_ceil(core), align);
-    let mut tiles = Vec::new();
-    for y in ys.windows(2) {
-        for x in xs.windows(2) {
-            let core = Rect {
-                x0: x[0],
-                y0: y[0],
-                x1: x[1],
-                y1: y[1],
-            };
-            let region = Rect {
-                x0: core.x0.saturating_sub(margin),
-                y0: core.y0.saturating_sub(margin),
-                x1: (core.x1 + margin).min(width),
-                y1: (core.y1 + margin).min(height),
-            };
-            tiles.push(Tile { core, region });
+    let limit = (core + 2 * margin).pow(2);
+    let grid = |cols: usize, rows: usize| -> Vec<Tile> {
+        let xs = cuts(width, cols, align);
+        let ys = cuts(height, rows, align);
+        let mut tiles = Vec::new();
+        for y in ys.windows(2) {
+            for x in xs.windows(2) {
+                let core = Rect {
+                    x0: x[0],
+                    y0: y[0],
+                    x1: x[1],
+                    y1: y[1],
+                };
+                let region = Rect {
+                    x0: core.x0.saturating_sub(margin),
+                    y0: core.y0.saturating_sub(margin),
+                    x1: (core.x1 + margin).min(width),
+                    y1: (core.y1 + margin).min(height),
+                };
+                tiles.push(Tile { core, region });
+            }
+        }
+        tiles
+    };
+    let area = |t: &Tile| t.region.width() * t.region.height();
+    let (max_cols, max_rows) = (
+        (4 * width.div_ceil(core) + 1).min(width.div_ceil(align)),
+        (4 * height.div_ceil(core) + 1).min(height.div_ceil(align)),
+    );
+    let mut best: Option<(usize, Vec<Tile>)> = None;
+    for cols in 1..=max_cols {
+        for rows in 1..=max_rows {
+            let tiles = grid(cols, rows);
+            let core_area = |t: &Tile| t.core.width() * t.core.height();
+            if tiles.iter().map(area).max().unwrap_or(0) > limit
+                || tiles.iter().map(core_area).max().unwrap_or(0) > core * core
+            {
+                continue;
+            }
+            let total: usize = tiles.iter().map(area).sum();
+            if best.as_ref().is_none_or(|(b, t)| {
+                total < *b || (total == *b && tiles.len() < t.len())
+            }) {
+                best = Some((total, tiles));
+            }
         }
     }
-    tiles
+    // No grid within the limit (a core smaller than the grid allows): square cores of `core`.
+    best.map_or_else(
+        || grid(width.div_ceil(core), height.div_ceil(core)),
+        |(_, t)| t,
+    )
 }
 
 /// The largest core side whose tile (core plus two margins) fits `budget` bytes at
@@ -218,6 +253,8 @@ pub struct TiledRunner {
     /// The frame's input pixels, kept while the tiles overwrite the frame.
     original: Vec<u8>,
     input: Vec<f32>,
+    /// The frame size and core the last plan was logged for.
+    planned: Option<(usize, usize, u32)>,
 }
 
 /// What a tiled run feeds besides the image: the model's input names and its style input.
@@ -244,6 +281,7 @@ impl TiledRunner {
             tile,
             original: Vec::new(),
             input: Vec::new(),
+            planned: None,
         })
     }
 
@@ -324,6 +362,21 @@ impl TiledRunner {
         let align = self.graphs.align as usize;
         let (pw, ph) = (round_up(w, align), round_up(h, align));
         let tiles = plan(pw, ph, core as usize, self.graphs.margin as usize, align);
+        if self.planned != Some((w, h, core)) {
+            self.planned = Some((w, h, core));
+            let borders = |mut v: Vec<usize>| {
+                v.sort_unstable();
+                v.dedup();
+                v.iter().map(usize::to_string).collect::<Vec<_>>().join(",")
+            };
+            tracing::info!(
+                "{w}x{h} in {} tiles (margin {} px, thumbnail {thumbnail} px): tile borders x={} y={}",
+                tiles.len(),
+                self.graphs.margin,
+                borders(tiles.iter().map(|t| t.core.x0).filter(|&x| x > 0).collect()),
+                borders(tiles.iter().map(|t| t.core.y0).filter(|&y| y > 0).collect())
+            );
+        }
         self.original.clear();
         self.original.extend_from_slice(&frame.rgb);
         let source = ArrayView3::from_shape((h, w, 3), &self.original[..])
@@ -401,16 +454,17 @@ fn fill_region(
     Zip::from(dst.slice_mut(s![.., ..ih, ..iw]))
         .and(&inside)
         .for_each(|d, &v| *d = f32::from(v) * scale);
-    // The padding beyond the frame's right and bottom edges: mirrored columns, then rows.
-    for x in iw..region.width() {
-        let from = reflect(region.x0 + x, w) - region.x0;
-        let (src, mut to) = dst.multi_slice_mut((s![.., ..ih, from], s![.., ..ih, x]));
-        to.assign(&src);
-    }
-    for y in ih..region.height() {
-        let from = reflect(region.y0 + y, h) - region.y0;
-        let (src, mut to) = dst.multi_slice_mut((s![.., from, ..], s![.., y, ..]));
-        to.assign(&src);
+    // The padding beyond the frame's right and bottom edges (fewer than `align` columns and
+    // rows), mirrored from the frame.
+    let column = |x: usize| reflect(region.x0 + x, w);
+    for y in 0..region.height() {
+        let sy = reflect(region.y0 + y, h);
+        let xs = if y < ih { iw..region.width() } else { 0..region.width() };
+        for x in xs {
+            for c in 0..3 {
+                dst[[c, y, x]] = f32::from(source[[sy, column(x), c]]) * scale;
+            }
+        }
     }
 }
 
@@ -426,7 +480,8 @@ mod tests {
             for t in &tiles {
                 let c = t.core;
                 assert!(c.x0 % 4 == 0 && c.y0 % 4 == 0, "{c:?}");
-                assert!(c.width() <= core && c.height() <= core);
+                assert!(t.region.width() * t.region.height() <= (core + 2 * margin).pow(2));
+                assert!(c.width() * c.height() <= core * core);
                 assert!(
                     t.region.x0 == c.x0.saturating_sub(margin)
                         && t.region.x1 == (c.x1 + margin).min(w)
@@ -440,7 +495,12 @@ mod tests {
             assert!(seen.iter().all(|&n| n == 1), "{w}x{h} core {core}");
         }
         assert_eq!(plan(100, 100, 100, 8, 4).len(), 1);
-        assert_eq!(plan(1920, 1080, 1024, 56, 4).len(), 4);
+        // 1080p in tiles of 1024: two side by side see the fewest pixels.
+        let t = plan(1920, 1080, 1024, 56, 4);
+        assert_eq!(t.len(), 2);
+        assert_eq!((t[0].core.width(), t[0].core.height()), (960, 1080));
+        // 8K in tiles of 1024: many, each within the memory of one.
+        assert!(plan(7680, 4320, 1024, 56, 4).len() >= 28);
     }
 
     #[test]

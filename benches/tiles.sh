@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Frames in tiles (--tile): peak RSS and time per frame from 720p to 8K, tiled and (where it
+# fits) whole, float32 and int8; the tiled output against the whole frame's (PSNR) and a seam
+# measure at 720p and 1080p; a 4K clip's peak RSS. One table per part, every figure from this run.
+#
+#   bash benches/tiles.sh                       # everything (about 20 minutes on 2 cores)
+#   SIZES="720 1080" PRECISIONS=int8 bash benches/tiles.sh
+#
+# Environment (defaults in brackets):
+#   PHOTO       the picture scaled up to each size [samples/lighthouse.jpg]
+#   SIZES       frame heights, 16:9 [720 1080 2160 4320]
+#   PRECISIONS  [fp32 int8]
+#   WHOLE_MAX   the largest height also run whole (whole 8K needs ~28 GB in float32) [2160]
+#   TILE        --tile for the PSNR and seam comparison [1024]
+#   THUMBNAILS  --tile-thumbnail values compared at 1080p [512 768 1024 1440]
+#   MODEL       [models/scream.onnx]; VSTYLE [target/release/vstyle]; PYTHON [.venv/bin/python]
+#
+# Seam measure: the mean gradient magnitude (across the border) on the columns and rows where two
+# tiles' cores meet, over the same on all other columns and rows of the same output: 1.0 means
+# the borders are as smooth as the rest of the picture.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PHOTO=${PHOTO:-samples/lighthouse.jpg}
+SIZES=${SIZES:-720 1080 2160 4320}
+PRECISIONS=${PRECISIONS:-fp32 int8}
+WHOLE_MAX=${WHOLE_MAX:-2160}
+TILE=${TILE:-1024}
+THUMBNAILS=${THUMBNAILS:-512 768 1024 1440}
+MODEL=${MODEL:-models/scream.onnx}
+VSTYLE=${VSTYLE:-target/release/vstyle}
+PYTHON=${PYTHON:-.venv/bin/python}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+"$PYTHON" - "$PHOTO" "$work" $SIZES <<'EOF'
+import sys
+from PIL import Image
+src, out, sizes = sys.argv[1], sys.argv[2], [int(s) for s in sys.argv[3:]]
+im = Image.open(src).convert("RGB")
+for h in sizes:
+    w = h * 16 // 9
+    s = max(w / im.width, h / im.height)
+    r = im.resize((round(im.width * s), round(im.height * s)), Image.LANCZOS)
+    l, t = (r.width - w) // 2, (r.height - h) // 2
+    r.crop((l, t, l + w, t + h)).save(f"{out}/in_{h}.png")
+EOF
+
+# run NAME ARGS...: one vstyle call; prints "peak_MB seconds" (stylize busy time).
+run() {
+  local name=$1; shift
+  /usr/bin/time -f "%M" -o "$work/$name.rss" "$VSTYLE" "$@" -y -v 2> "$work/$name.log" >/dev/null
+  local rss secs
+  rss=$(($(tail -n 1 "$work/$name.rss") / 1024))
+  secs=$(grep -o 'stylize [0-9.]* s' "$work/$name.log" | awk '{print $2}')
+  echo "$rss $secs"
+}
+
+echo "== peak RSS (MB) and stylize time (s) per frame, $MODEL, defaults (--tile auto) and whole (--tile off)"
+printf "%-6s %-5s %12s %12s %12s %12s\n" size prec auto_MB auto_s whole_MB whole_s
+for h in $SIZES; do
+  for p in $PRECISIONS; do
+    read -r a_mb a_s < <(run "a_${h}_$p" "$work/in_$h.png" -m "$MODEL" --precision "$p" -o "$work/a_${h}_$p.png")
+    w_mb=-; w_s=-
+    if [ "$h" -le "$WHOLE_MAX" ]; then
+      read -r w_mb w_s < <(run "w_${h}_$p" "$work/in_$h.png" -m "$MODEL" --precision "$p" --tile off -o "$work/w_${h}_$p.png")
+    fi
+    printf "%-6s %-5s %12s %12s %12s %12s\n" "${h}p" "$p" "$a_mb" "$a_s" "$w_mb" "$w_s"
+  done
+done
+
+cmp() {  # cmp WHOLE TILED XS YS: PSNR, seam measure of TILED and of WHOLE on the same lines
+  "$PYTHON" - "$@" <<'EOF'
+import sys
+import numpy as np
+from PIL import Image
+a = np.asarray(Image.open(sys.argv[1]).convert("RGB"), np.float64)
+b = np.asarray(Image.open(sys.argv[2]).convert("RGB"), np.float64)
+xs = [int(v) for v in sys.argv[3].split(",") if v]
+ys = [int(v) for v in sys.argv[4].split(",") if v]
+psnr = 10 * np.log10(255 ** 2 / max(((a - b) ** 2).mean(), 1e-12))
+def seam(img):
+    gx = np.abs(np.diff(img, axis=1)).mean(axis=(0, 2))   # gx[i]: between columns i and i+1
+    gy = np.abs(np.diff(img, axis=0)).mean(axis=(1, 2))
+    on = [gx[x - 1] for x in xs] + [gy[y - 1] for y in ys]
+    if not on:
+        return float("nan")
+    off = np.concatenate([np.delete(gx, [x - 1 for x in xs]), np.delete(gy, [y - 1 for y in ys])])
+    return np.mean(on) / np.mean(off)
+print(f"{psnr:.2f} {seam(b):.3f} {seam(a):.3f}")
+EOF
+}
+
+# The core borders of a tiled run, as -v prints them ("tile borders x=A,B y=C"): "XS YS".
+borders() {
+  local line
+  line=$(grep -o 'tile borders x=[0-9,]* y=[0-9,]*' "$1" | head -n 1)
+  echo "$(sed 's/.*x=\([0-9,]*\).*/\1/' <<<"$line") $(sed 's/.*y=\([0-9,]*\).*/\1/' <<<"$line")"
+}
+
+echo
+echo "== tiled (--tile $TILE) against whole, the thumbnail at its default; seam: tiled output, and the whole output on the same lines"
+printf "%-6s %-5s %8s %10s %10s %10s %10s\n" size prec psnr_dB seam_tiled seam_whole tiled_s whole_s
+for h in 720 1080; do
+  for p in $PRECISIONS; do
+    read -r w_mb w_s < <(run "cw_${h}_$p" "$work/in_$h.png" -m "$MODEL" --precision "$p" --tile off -o "$work/cw_${h}_$p.png")
+    read -r t_mb t_s < <(run "ct_${h}_$p" "$work/in_$h.png" -m "$MODEL" --precision "$p" --tile "$TILE" -o "$work/ct_${h}_$p.png")
+    read -r bx by < <(borders "$work/ct_${h}_$p.log")
+    read -r psnr seam seam_w < <(cmp "$work/cw_${h}_$p.png" "$work/ct_${h}_$p.png" "$bx" "$by")
+    printf "%-6s %-5s %8s %10s %10s %10s %10s\n" "${h}p" "$p" "$psnr" "$seam" "$seam_w" "$t_s" "$w_s"
+  done
+done
+
+echo
+echo "== 1080p, --tile $TILE, by thumbnail: PSNR against whole and time (whole: the run above)"
+printf "%-9s %-5s %8s %10s\n" thumbnail prec psnr_dB tiled_s
+for p in $PRECISIONS; do
+  for th in $THUMBNAILS; do
+    read -r t_mb t_s < <(run "th_${th}_$p" "$work/in_1080.png" -m "$MODEL" --precision "$p" --tile "$TILE" --tile-thumbnail "$th" -o "$work/th_${th}_$p.png")
+    read -r psnr _ _ < <(cmp "$work/cw_1080_$p.png" "$work/th_${th}_$p.png" "" "")
+    printf "%-9s %-5s %8s %10s\n" "$th" "$p" "$psnr" "$t_s"
+  done
+done
+
+echo
+echo "== a 4K clip (10 frames), defaults (--precision auto, --tile auto)"
+ffmpeg -loglevel error -y -loop 1 -i "$work/in_2160.png" -vf "zoompan=z='1+0.002*on':d=1:s=3840x2160,format=yuv420p" \
+  -frames:v 10 -r 25 -c:v libx264 -crf 18 "$work/clip_2160.mp4" 2>/dev/null || \
+  ffmpeg -loglevel error -y -loop 1 -i "$work/in_2160.png" -frames:v 10 -r 25 -c:v libx264 -pix_fmt yuv420p "$work/clip_2160.mp4"
+read -r c_mb c_s < <(run clip "$work/clip_2160.mp4" -m "$MODEL" -o "$work/clip_out.mp4")
+echo "4K clip: peak ${c_mb} MB, stylize ${c_s} s for 10 frames"
