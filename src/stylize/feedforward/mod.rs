@@ -170,15 +170,20 @@ impl Tiling {
                 Ok(_) => {}
             }
         }
+        // The tiles must fit beside the statistics pass on the largest thumbnail (a square one).
+        let side = opts.tiles.thumbnail;
+        let thumb = tiled::thumbnail_pixels(side, side, side);
         if let (TileMode::Auto, Ok(g)) = (opts.tiles.mode, &graphs)
-            && tiled::core_for_budget(budget, bytes_per_pixel, g.margin, g.align).is_none()
+            && tiled::core_for_budget(budget, thumb, bytes_per_pixel, g.margin, g.align).is_none()
         {
+            let tile = (3 * g.margin.max(g.align)) as f64;
+            let least = (thumb as f64 + tile * tile) * bytes_per_pixel;
             return Err(usage(
                 path,
                 format!(
-                    "--max-memory {} MiB is too little for this network's tiles (about {} MiB at least)",
+                    "--max-memory {} MiB is too little for this network's tiles beside a {side} px thumbnail (about {} MiB at least; a smaller --tile-thumbnail needs less)",
                     budget >> 20,
-                    (((3 * g.margin.max(g.align)) as f64).powi(2) * bytes_per_pixel) as u64 >> 20
+                    least as u64 >> 20
                 ),
             ));
         }
@@ -207,8 +212,14 @@ impl Tiling {
             (TileMode::Size(_), Err(_)) => None, // refused at load
             (TileMode::Auto, _) if whole <= self.budget as f64 => None,
             (TileMode::Auto, Ok(g)) => {
-                let core =
-                    tiled::core_for_budget(self.budget, self.bytes_per_pixel, g.margin, g.align);
+                let thumb = tiled::thumbnail_pixels(width, height, self.options.thumbnail);
+                let core = tiled::core_for_budget(
+                    self.budget,
+                    thumb,
+                    self.bytes_per_pixel,
+                    g.margin,
+                    g.align,
+                );
                 if self.noted != Some((width, height)) {
                     self.noted = Some((width, height));
                     tracing::info!(

@@ -88,10 +88,10 @@ pub fn parse_memory(s: &str) -> std::result::Result<u64, String> {
 const MIN_MEMORY: u64 = 64 << 20;
 
 /// Bytes of ONNX Runtime working memory per input pixel and per value that the network's widest
-/// tensor holds per input pixel (float32). Measured with scream.onnx (32 values per pixel at
-/// full resolution): peak RSS grows by about 830 bytes per pixel from 1080p to 4K, i.e. about
-/// 6.5 such tensors alive at once, 4 bytes each.
-const BYTES_PER_VALUE: f64 = 26.0;
+/// tensor holds per input pixel (float32). Measured with scream.onnx, whose widest tensor is
+/// the 64-channel map upsampled to full resolution before its last upsampling conv: peak RSS
+/// grows by about 830 bytes per pixel from 1080p to 4K, 13 bytes per such value.
+const BYTES_PER_VALUE: f64 = 13.0;
 /// int8 networks keep about half as much (scream.int8.onnx: 450 bytes per pixel).
 const INT8_SHARE: f64 = 0.55;
 
@@ -223,9 +223,10 @@ pub fn plan(width: usize, height: usize, core: usize, margin: usize, align: usiz
                 continue;
             }
             let total: usize = tiles.iter().map(area).sum();
-            if best.as_ref().is_none_or(|(b, t)| {
-                total < *b || (total == *b && tiles.len() < t.len())
-            }) {
+            if best
+                .as_ref()
+                .is_none_or(|(b, t)| total < *b || (total == *b && tiles.len() < t.len()))
+            {
                 best = Some((total, tiles));
             }
         }
@@ -237,10 +238,27 @@ pub fn plan(width: usize, height: usize, core: usize, margin: usize, align: usiz
     )
 }
 
+/// The pixels of the thumbnail of a `width x height` frame (its longer side at most `thumbnail`).
+pub fn thumbnail_pixels(width: u32, height: u32, thumbnail: u32) -> u64 {
+    let (w, h) = crate::stylize::limit_side(width, height, Some(thumbnail));
+    u64::from(w) * u64::from(h)
+}
+
 /// The largest core side whose tile (core plus two margins) fits `budget` bytes at
-/// `bytes_per_pixel`, on the network's grid; `None` when not even a core of one margin fits.
-pub fn core_for_budget(budget: u64, bytes_per_pixel: f64, margin: u32, align: u32) -> Option<u32> {
-    let side = (budget as f64 / bytes_per_pixel).sqrt() as u32;
+/// `bytes_per_pixel` beside the statistics pass on a thumbnail of `thumbnail_pixels`, on the
+/// network's grid; `None` when not even a core of one margin fits.
+pub fn core_for_budget(
+    budget: u64,
+    thumbnail_pixels: u64,
+    bytes_per_pixel: f64,
+    margin: u32,
+    align: u32,
+) -> Option<u32> {
+    let left = budget as f64 - thumbnail_pixels as f64 * bytes_per_pixel;
+    if left <= 0.0 {
+        return None;
+    }
+    let side = (left / bytes_per_pixel).sqrt() as u32;
     let core = side.checked_sub(2 * margin)? / align * align;
     (core >= margin.max(align)).then_some(core)
 }
@@ -307,7 +325,7 @@ impl TiledRunner {
         let rgb: &[u8] = if (tw, th) == (w, h) {
             &frame.rgb
         } else {
-            let img = image::RgbImage::from_raw(w, h, frame.rgb.clone())
+            let img = image::ImageBuffer::<image::Rgb<u8>, &[u8]>::from_raw(w, h, &frame.rgb[..])
                 .ok_or_else(|| Error::Other("internal: frame buffer size".into()))?;
             small = image::imageops::resize(&img, tw, th, image::imageops::FilterType::Triangle);
             small.as_raw()
@@ -459,7 +477,11 @@ fn fill_region(
     let column = |x: usize| reflect(region.x0 + x, w);
     for y in 0..region.height() {
         let sy = reflect(region.y0 + y, h);
-        let xs = if y < ih { iw..region.width() } else { 0..region.width() };
+        let xs = if y < ih {
+            iw..region.width()
+        } else {
+            0..region.width()
+        };
         for x in xs {
             for c in 0..3 {
                 dst[[c, y, x]] = f32::from(source[[sy, column(x), c]]) * scale;
@@ -549,8 +571,13 @@ mod tests {
 
     #[test]
     fn the_budget_gives_a_core_on_the_grid_or_none() {
-        assert_eq!(core_for_budget(1 << 30, 830.0, 56, 4), Some(1024));
-        assert_eq!(core_for_budget(64 << 20, 830.0, 56, 4), Some(172));
-        assert_eq!(core_for_budget(1 << 20, 830.0, 56, 4), None);
+        assert_eq!(core_for_budget(1 << 30, 0, 830.0, 56, 4), Some(1024));
+        assert_eq!(core_for_budget(64 << 20, 0, 830.0, 56, 4), Some(172));
+        assert_eq!(core_for_budget(1 << 20, 0, 830.0, 56, 4), None);
+        // The statistics pass on the thumbnail takes its share first.
+        let thumb = thumbnail_pixels(1920, 1080, 1024);
+        assert_eq!(thumb, 1024 * 576);
+        assert_eq!(core_for_budget(1 << 30, thumb, 830.0, 56, 4), Some(724));
+        assert_eq!(core_for_budget(256 << 20, thumb, 830.0, 56, 4), None);
     }
 }
