@@ -661,3 +661,113 @@ fn every_refusal_is_one_line_in_plain_words() {
         "{e}"
     );
 }
+
+// 11. The report never replaces a file the run reads or writes.
+#[test]
+fn the_report_never_names_an_input_an_output_or_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    folder_of_clips(&dir.path().join("rin"), 2, 3);
+    std::fs::copy(model("invert.onnx"), dir.path().join("m.onnx")).unwrap();
+    std::os::unix::fs::symlink("rin/c0.mkv", dir.path().join("link.json")).unwrap();
+    std::fs::hard_link(dir.path().join("m.onnx"), dir.path().join("hard.json")).unwrap();
+    let before = |p: &str| std::fs::read(dir.path().join(p)).unwrap();
+    let (clip, net) = (before("rin/c0.mkv"), before("m.onnx"));
+    let run = |args: &[&str]| bin().args(args).current_dir(dir.path()).output().unwrap();
+    for (args, what) in [
+        (
+            &[
+                "rin/c0.mkv",
+                "-m",
+                "m.onnx",
+                "-o",
+                "sx.mkv",
+                "--report",
+                "sx.mkv",
+            ][..],
+            "the output",
+        ),
+        (
+            &[
+                "rin/c0.mkv",
+                "-m",
+                "m.onnx",
+                "-o",
+                "sx.mkv",
+                "--report",
+                "rin/c0.mkv",
+            ],
+            "the input",
+        ),
+        (
+            &[
+                "rin/c0.mkv",
+                "-m",
+                "m.onnx",
+                "-o",
+                "sx.mkv",
+                "--report",
+                "m.onnx",
+            ],
+            "the model",
+        ),
+        (
+            &[
+                "rin",
+                "-m",
+                "m.onnx",
+                "-o",
+                "out/",
+                "--report",
+                "rin/c1.mkv",
+            ],
+            "an input",
+        ),
+        (
+            &[
+                "rin",
+                "-m",
+                "m.onnx",
+                "-o",
+                "out/",
+                "--report",
+                "out/c0.mkv",
+            ],
+            "an output",
+        ),
+        (
+            &[
+                "rin",
+                "-m",
+                "m.onnx",
+                "-o",
+                "out/",
+                "--report",
+                "./rin/../m.onnx",
+            ],
+            "the model",
+        ),
+        (
+            &["rin", "-m", "m.onnx", "-o", "out/", "--report", "link.json"],
+            "an input",
+        ),
+        (
+            &["rin", "-m", "m.onnx", "-o", "out/", "--report", "hard.json"],
+            "the model",
+        ),
+    ] {
+        let r = run(args);
+        let e = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(2), "{args:?}: {e}");
+        assert_eq!(e.lines().count(), 1, "{args:?}: {e}");
+        assert!(e.contains("--report") && e.contains(what), "{args:?}: {e}");
+        assert_eq!(before("rin/c0.mkv"), clip, "{args:?}");
+        assert_eq!(before("m.onnx"), net, "{args:?}");
+        assert!(!dir.path().join("sx.mkv").exists() && !dir.path().join("out").exists());
+    }
+    assert!(
+        std::fs::symlink_metadata(dir.path().join("link.json"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}

@@ -130,6 +130,19 @@ pub fn real_path(path: &Path) -> PathBuf {
     }
 }
 
+/// True when `a` and `b` name one file: the same real path (symlinks and `..` resolved), or,
+/// for files that exist, the same file under two names (a hard link).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    if real_path(a) == real_path(b) {
+        return true;
+    }
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
 /// Refuses a plan in which an output is its own input under another spelling (a symlinked
 /// folder, `..`), which the plan's own check, on the paths as given, cannot see.
 ///

@@ -23,7 +23,7 @@ use crate::stylize::shared::SharedStylizer;
 use super::config::Config;
 use super::record::{Record, fingerprint_of, now_utc};
 use super::render::Renderer;
-use super::{Args, RunInfo, check_output, stylize_file};
+use super::{Args, RunInfo, check_output, files_read, stylize_file};
 
 /// What became of one job.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -220,11 +220,17 @@ pub fn run(
         out_dir.is_some() && root.canonicalize().ok() == out_dir
     })?;
     batch::check_outputs_are_not_inputs(&jobs)?;
-    let report = args
-        .report
-        .as_deref()
-        .map(ReportTarget::check)
-        .transpose()?;
+    let report = match args.report.as_deref() {
+        Some(path) => {
+            let mut owned = files_read(args, record);
+            for j in &jobs {
+                owned.push((j.input.clone(), "an input"));
+                owned.push((j.output.clone(), "an output of this run"));
+            }
+            Some(ReportTarget::check(path, &owned)?)
+        }
+        None => None,
+    };
     let total = jobs.len();
     let mine = match shard {
         Some((s, source)) => {
@@ -459,11 +465,12 @@ pub(super) enum ReportTarget {
 }
 
 impl ReportTarget {
-    /// Resolves and checks `path`: a folder, a missing folder or an unwritable one is refused.
+    /// Resolves and checks `path`: a folder, a missing folder, an unwritable one, or a file the
+    /// run reads or writes (`owned`: each with what it is, such as "an input") is refused.
     ///
     /// # Errors
     /// A usage error naming the path.
-    pub(super) fn check(path: &Path) -> Result<Self> {
+    pub(super) fn check(path: &Path, owned: &[(PathBuf, &str)]) -> Result<Self> {
         let bad = |m: String| Error::Usage(format!("--report {path:?}: {m}"));
         if path == Path::new("-") {
             return Ok(Self::Stdout);
@@ -480,6 +487,16 @@ impl ReportTarget {
                 Err(_) => path.to_path_buf(),
             },
         };
+        // The report never replaces a file the run reads or writes, whatever name reaches it.
+        if let Some((file, what)) = owned
+            .iter()
+            .find(|(f, _)| batch::same_file(path, f) || batch::same_file(&target, f))
+        {
+            return Err(bad(format!(
+                "is {what} ({}); the report would overwrite it, so give it another name",
+                file.display()
+            )));
+        }
         let folder = target
             .parent()
             .filter(|d| !d.as_os_str().is_empty())

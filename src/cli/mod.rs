@@ -42,7 +42,7 @@ use crate::stylize::styles::StyleChoice;
 pub use args::{Args, Color, Precision};
 pub use load::RunInfo;
 use load::{
-    feedforward_options, load_stylizer, load_stylizers, model_in_precision, model_path,
+    feedforward_options, files_read, load_stylizer, load_stylizers, model_in_precision, model_path,
     physical_cores, run_record,
 };
 pub use optimize::{Mode, OptimizeArgs};
@@ -297,15 +297,19 @@ pub fn run(args: &Args, cancel: &Cancel) -> Result<()> {
         }
     };
     check_output(&job, args.overwrite)?;
-    let report = args
-        .report
-        .as_deref()
-        .map(batch::ReportTarget::check)
-        .transpose()?;
     let started_at = record::now_utc();
     // Open the input first: a bad input is reported before the (slower) model load.
     Source::open(&job.input)?;
     let record = run_record(args, mode)?;
+    let report = match args.report.as_deref() {
+        Some(path) => {
+            let mut owned = files_read(args, &record);
+            owned.push((job.input.clone(), "the input"));
+            owned.push((job.output.clone(), "the output"));
+            Some(batch::ReportTarget::check(path, &owned)?)
+        }
+        None => None,
+    };
     let mut run_info = None;
     let (mut stylizers, provider) = match mode {
         Mode::Feedforward => {
