@@ -771,3 +771,94 @@ fn the_report_never_names_an_input_an_output_or_the_model() {
             .is_symlink()
     );
 }
+
+/// The video frames ffprobe decodes from `path` (an MPEG-TS lists its streams twice: under its
+/// program, then alone).
+fn frame_count(path: &Path) -> Option<usize> {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args(["-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines().find_map(|l| l.trim().parse().ok())
+}
+
+// 12. Resume keeps only what the current settings would write.
+#[test]
+fn resume_redoes_outputs_made_with_any_other_setting_that_changes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("in")).unwrap();
+    make_clip(
+        &dir.path().join("in/c.mkv"),
+        &Clip {
+            frames: 10,
+            audio: true,
+            ..Clip::default()
+        },
+    );
+    let run = |extra: &[&str]| {
+        let r = bin()
+            .args(["in", "-o", "out/"])
+            .args(extra)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let e = String::from_utf8_lossy(&r.stderr).into_owned();
+        assert!(r.status.success(), "{extra:?}: {e}");
+        e
+    };
+    let inv = model("invert.onnx").to_string_lossy().into_owned();
+    let multi = model("multi_invert.onnx").to_string_lossy().into_owned();
+    let base = ["-m", inv.as_str()];
+    let redone = "redoing 1 file(s) made with other settings";
+    let frames = |ext: &str| frame_count(&dir.path().join(format!("out/c.{ext}")));
+    // Each setting that changes what is written, against the plain run, both ways.
+    run(&base);
+    for setting in [
+        &["--limit", "3"][..],
+        &["--start", "0.12"],
+        &["--duration", "0.2"],
+        &["--max-side", "32"],
+        &["--strength", "0.5"],
+        &["--preserve-colors"],
+        &["--temporal"],
+        &["--value-range", "0..1"],
+        &["--codec", "ffv1"],
+        &["--crf", "30"],
+        &["--preset", "fast"],
+        &["--pix-fmt", "yuv444p"],
+        &["--encoder-opt", "g=5"],
+        &["--bitrate", "1M"],
+        &["-an"],
+        &["-sn"],
+    ] {
+        let e = run(&[&base[..], setting].concat());
+        assert!(e.contains(redone), "{setting:?}: {e}");
+        let e = run(&base);
+        assert!(e.contains(redone), "back from {setting:?}: {e}");
+        assert_eq!(frames("mkv"), Some(10), "{setting:?}");
+    }
+    assert!(run(&base).contains("skipping 1 file(s) already done"));
+    // The part of the input read shows in the output kept.
+    run(&[&base[..], &["--limit", "3"]].concat());
+    assert_eq!(frames("mkv"), Some(3));
+    run(&base);
+    assert_eq!(frames("mkv"), Some(10));
+    // The style of a multi-style network.
+    run(&["-m", &multi, "--style-name", "identity"]);
+    let e = run(&["-m", &multi, "--style-name", "invert"]);
+    assert!(e.contains(redone), "{e}");
+    let e = run(&["-m", &multi, "--style-mix", "identity=0.5,invert=0.5"]);
+    assert!(e.contains(redone), "{e}");
+    // Containers without a comment field carry the fingerprint elsewhere.
+    for ext in ["ts", "ogv"] {
+        run(&[&base[..], &["--format", ext]].concat());
+        let e = run(&[&base[..], &["--format", ext, "--limit", "4"]].concat());
+        assert!(e.contains(redone), "{ext}: {e}");
+        assert_eq!(frames(ext), Some(4), "{ext}");
+        let e = run(&[&base[..], &["--format", ext, "--limit", "4"]].concat());
+        assert!(e.contains("skipping 1 file(s)"), "{ext}: {e}");
+    }
+}

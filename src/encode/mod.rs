@@ -341,7 +341,17 @@ impl Sink {
         if let Some(c) = &opts.comment {
             let mut meta = ffmpeg::Dictionary::new();
             meta.set("comment", c);
+            // MPEG-TS has no comment: its program's provider is the one text it carries.
+            if octx.format().name() == "mpegts" {
+                meta.set("service_provider", c);
+            }
             octx.set_metadata(meta);
+            // Ogg keeps comments per stream only.
+            if let Some(mut st) = octx.stream_mut(video_out) {
+                let mut meta = ffmpeg::Dictionary::new();
+                meta.set("comment", c);
+                st.set_metadata(meta);
+            }
         }
         octx.write_header_with(header)
             .map_err(|e| err(format!("cannot write header ({e})")))?;
