@@ -183,7 +183,7 @@ impl Source {
             Ok(m) if m.len() == 0 => return Err(Error::input(path, "file is empty")),
             Ok(_) => {}
         }
-        let input = ffmpeg::format::input(path)
+        let input = open_input(path)
             .map_err(|e| Error::input(path, format!("not a readable video or image ({e})")))?;
         let stream = input
             .streams()
@@ -613,6 +613,44 @@ fn damage_warnings(damage: &Damage) -> Vec<String> {
         ));
     }
     out
+}
+
+/// `path` as FFmpeg takes it: the bytes of the name, whatever their encoding (ffmpeg-next's own
+/// opening panics on a name that is not UTF-8).
+pub(crate) fn c_path(path: &Path) -> std::result::Result<std::ffi::CString, ffmpeg::Error> {
+    use std::os::unix::ffi::OsStrExt as _;
+    std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| ffmpeg::Error::InvalidData)
+}
+
+/// Opens `path` for reading and reads its stream information, as `ffmpeg_next::format::input`
+/// does, for any file name.
+///
+/// # Errors
+/// FFmpeg's error.
+pub fn open_input(
+    path: &Path,
+) -> std::result::Result<ffmpeg::format::context::Input, ffmpeg::Error> {
+    let name = c_path(path)?;
+    // SAFETY: the same calls as ffmpeg_next::format::input, with the name's own bytes; the
+    // context is closed on failure and owned by the returned value on success.
+    unsafe {
+        let mut ps = std::ptr::null_mut();
+        match ffmpeg::ffi::avformat_open_input(
+            &mut ps,
+            name.as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        ) {
+            0 => match ffmpeg::ffi::avformat_find_stream_info(ps, std::ptr::null_mut()) {
+                r if r >= 0 => Ok(ffmpeg::format::context::Input::wrap(ps)),
+                e => {
+                    ffmpeg::ffi::avformat_close_input(&mut ps);
+                    Err(ffmpeg::Error::from(e))
+                }
+            },
+            e => Err(ffmpeg::Error::from(e)),
+        }
+    }
 }
 
 /// A file-system error in the words of the rest of vstyle's messages.

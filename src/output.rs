@@ -54,25 +54,25 @@ fn host() -> &'static str {
     })
 }
 
-fn stem_and_ext(output: &Path) -> (String, Option<String>) {
-    let stem = output
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let ext = output.extension().map(|e| e.to_string_lossy().into_owned());
+/// The name's stem and extension as bytes: a name need not be UTF-8.
+fn stem_and_ext(output: &Path) -> (&[u8], Option<&[u8]>) {
+    use std::os::unix::ffi::OsStrExt;
+    let stem = output.file_stem().map_or(&[][..], OsStrExt::as_bytes);
+    let ext = output.extension().map(OsStrExt::as_bytes);
     (stem, ext)
 }
 
 /// The temporary name this process writes `output` under: `dir/name.partial-HOST-PID.ext`. It
 /// can never be mistaken for a finished file, and two runs never share it.
 pub fn partial_path(output: &Path) -> PathBuf {
+    use std::os::unix::ffi::OsStringExt as _;
     let (stem, ext) = stem_and_ext(output);
     let tag = format!("{PARTIAL}-{}-{}", host(), std::process::id());
-    let name = match ext {
-        Some(ext) => format!("{stem}.{tag}.{ext}"),
-        None => format!("{stem}.{tag}"),
-    };
-    output.with_file_name(name)
+    let mut name = [stem, b".", tag.as_bytes()].concat();
+    if let Some(ext) = ext {
+        name.extend([b".", ext].concat());
+    }
+    output.with_file_name(std::ffi::OsString::from_vec(name))
 }
 
 /// True for a temporary output of any run (`name.partial-HOST-PID.ext`, or the older
@@ -121,19 +121,24 @@ pub fn remove_stale_partials(output: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };
-    let prefix = format!("{stem}.{PARTIAL}");
-    let suffix = ext.map(|e| format!(".{e}")).unwrap_or_default();
+    let prefix = [stem, b".", PARTIAL.as_bytes()].concat();
+    let suffix = ext.map(|e| [b".", e].concat()).unwrap_or_default();
     let mut removed = 0;
     for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.starts_with(&prefix) || !name.ends_with(&suffix) {
+        let file_name = entry.file_name();
+        let name = std::os::unix::ffi::OsStrExt::as_bytes(file_name.as_os_str());
+        if !name.starts_with(&prefix)
+            || !name.ends_with(&suffix)
+            || name.len() < stem.len() + 1 + suffix.len()
+        {
             continue;
         }
-        let middle = &name[stem.len() + 1..name.len() - suffix.len()];
+        // `.partial-HOST-PID` (or the older `.partial`): ASCII, whatever the name around it.
+        let middle = String::from_utf8_lossy(&name[stem.len() + 1..name.len() - suffix.len()]);
         let stale = if middle == PARTIAL {
             true
         } else {
-            match owner(&name) {
+            match owner(&middle) {
                 Some((h, pid)) if h == host() => pid != std::process::id() && !alive(pid),
                 Some(_) => entry
                     .metadata()
@@ -200,7 +205,7 @@ pub fn looks_complete(path: &Path) -> bool {
         return false;
     }
     crate::init_ffmpeg();
-    let Ok(input) = ffmpeg_next::format::input(path) else {
+    let Ok(input) = crate::decode::open_input(path) else {
         return false;
     };
     let Some(stream) = input.streams().best(ffmpeg_next::media::Type::Video) else {

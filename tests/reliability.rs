@@ -862,3 +862,54 @@ fn resume_redoes_outputs_made_with_any_other_setting_that_changes_them() {
         assert!(e.contains("skipping 1 file(s)"), "{ext}: {e}");
     }
 }
+
+// 13. File names that are not UTF-8.
+#[test]
+fn names_that_are_not_utf8_are_stylized_like_any_other() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    folder_of_clips(&input, 2, 3);
+    let odd = |b: &[u8]| OsStr::from_bytes(b).to_os_string();
+    std::fs::create_dir(input.join(odd(b"d\xfe"))).unwrap();
+    std::fs::copy(input.join("c0.mkv"), input.join(odd(b"b\xff.mkv"))).unwrap();
+    std::fs::copy(input.join("c0.mkv"), input.join(odd(b"d\xfe/x\xff.mkv"))).unwrap();
+    let r = bin()
+        .args(["in", "-r", "-m"])
+        .arg(model("invert.onnx"))
+        .args(["-o", "out/", "--report", "r.json"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(0), "{e}");
+    for name in [&b"c0.mkv"[..], b"b\xff.mkv", b"c1.mkv", b"d\xfe/x\xff.mkv"] {
+        let out = dir.path().join("out").join(OsStr::from_bytes(name));
+        assert_eq!(decodes_completely(&out), Some(3), "{out:?}: {e}");
+    }
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("r.json")).unwrap()).unwrap();
+    assert_eq!(report["summary"]["done"], 4, "{report}");
+    // A re-run finds them done; one file alone gets its name beside it.
+    let r = bin()
+        .args(["in", "-r", "-m"])
+        .arg(model("invert.onnx"))
+        .args(["-o", "out/"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&r.stderr);
+    assert!(e.contains("skipping 4 file(s)"), "{e}");
+    let r = bin()
+        .arg(input.join(odd(b"b\xff.mkv")))
+        .arg("-m")
+        .arg(model("invert.onnx"))
+        .output()
+        .unwrap();
+    assert_success(&r);
+    assert_eq!(
+        decodes_completely(&input.join(odd(b"b\xff_styled.mkv"))),
+        Some(3)
+    );
+}

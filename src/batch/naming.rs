@@ -43,20 +43,18 @@ pub fn output_path(found: &Found, naming: &Naming, same_folder: bool) -> PathBuf
         .suffix
         .as_deref()
         .unwrap_or(if beside { BESIDE_SUFFIX } else { "" });
-    let stem = found
+    // The name as it is, bytes that are not UTF-8 included.
+    let mut name = found
         .relative
         .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let own_ext = found
-        .relative
-        .extension()
-        .map(|e| e.to_string_lossy().into_owned());
-    let ext = match (&naming.format, is_image_path(&found.relative)) {
-        (Some(f), false) => f.clone(),
-        _ => own_ext.unwrap_or_else(|| "mp4".into()),
-    };
-    folder.join(format!("{stem}{suffix}.{ext}"))
+        .map_or_else(|| "out".into(), std::ffi::OsStr::to_os_string);
+    name.push(suffix);
+    name.push(".");
+    match (&naming.format, is_image_path(&found.relative)) {
+        (Some(f), false) => name.push(f),
+        _ => name.push(found.relative.extension().unwrap_or("mp4".as_ref())),
+    }
+    folder.join(name)
 }
 
 /// Turns found inputs into the batch's sorted job list.

@@ -50,10 +50,20 @@ pub(super) enum Outcome {
 /// One line of the report.
 #[derive(Debug, serde::Serialize)]
 pub(super) struct FileReport<'a> {
+    #[serde(serialize_with = "lossy_path")]
     pub input: &'a Path,
+    #[serde(serialize_with = "lossy_path")]
     pub output: &'a Path,
     #[serde(flatten)]
     pub outcome: &'a Outcome,
+}
+
+/// A path in JSON: its bytes that are not UTF-8 become U+FFFD (JSON holds only text).
+pub(super) fn lossy_path<S: serde::Serializer>(
+    path: &Path,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&path.to_string_lossy())
 }
 
 /// Counts per outcome, with the frames and time of the finished files.

@@ -51,15 +51,13 @@ pub use crate::job::{Job, stylize_file};
 
 /// The default output name for a single input: `name_styled.ext` beside it.
 pub fn default_output(input: &Path) -> PathBuf {
-    let stem = input
+    // The name as it is, bytes that are not UTF-8 included.
+    let mut name = input
         .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let ext = input
-        .extension()
-        .map(|e| e.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "mp4".into());
-    input.with_file_name(format!("{stem}_styled.{ext}"))
+        .map_or_else(|| "out".into(), std::ffi::OsStr::to_os_string);
+    name.push("_styled.");
+    name.push(input.extension().unwrap_or("mp4".as_ref()));
+    input.with_file_name(name)
 }
 
 /// Refuses an output that would damage something: the input itself, or an existing file

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 pub struct Record {
     pub mode: &'static str,
     /// The model file that runs (after `--precision`), and its SHA-256.
+    #[serde(serialize_with = "lossy_model_path")]
     pub model: Option<PathBuf>,
     pub model_sha256: Option<String>,
     pub precision: Option<&'static str>,
@@ -56,6 +57,16 @@ pub struct Record {
     pub bitrate: Option<u64>,
     /// Optimisation mode's flags, as given.
     pub optimize: Option<String>,
+}
+
+fn lossy_model_path<S: serde::Serializer>(
+    path: &Option<PathBuf>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match path {
+        Some(p) => super::batch::lossy_path(p, s),
+        None => s.serialize_none(),
+    }
 }
 
 /// The SHA-256 of a file, in hex.
@@ -176,7 +187,7 @@ pub const TAG_PREFIX: &str = "vstyle settings ";
 /// none.
 pub fn fingerprint_of(output: &Path) -> Option<String> {
     crate::init_ffmpeg();
-    let input = ffmpeg_next::format::input(output).ok()?;
+    let input = crate::decode::open_input(output).ok()?;
     let ours = |text: &str| text.strip_prefix(TAG_PREFIX).map(str::to_string);
     if let Some(f) = input.metadata().get("comment").and_then(ours) {
         return Some(f);

@@ -60,6 +60,36 @@ pub fn is_image_path(path: &Path) -> bool {
     )
 }
 
+/// Creates `path` and its muxer (chosen by the extension), as `ffmpeg_next::format::output`
+/// does, for any file name.
+fn open_output(path: &Path) -> std::result::Result<ffmpeg::format::context::Output, ffmpeg::Error> {
+    let name = crate::decode::c_path(path)?;
+    // SAFETY: the same calls as ffmpeg_next::format::output, with the name's own bytes; the
+    // context is freed on failure and owned by the returned value on success.
+    unsafe {
+        let mut ps = std::ptr::null_mut();
+        match ffmpeg::ffi::avformat_alloc_output_context2(
+            &mut ps,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            name.as_ptr(),
+        ) {
+            0 => match ffmpeg::ffi::avio_open(
+                &mut (*ps).pb,
+                name.as_ptr(),
+                ffmpeg::ffi::AVIO_FLAG_WRITE,
+            ) {
+                0 => Ok(ffmpeg::format::context::Output::wrap(ps)),
+                e => {
+                    ffmpeg::ffi::avformat_free_context(ps);
+                    Err(ffmpeg::Error::from(e))
+                }
+            },
+            e => Err(ffmpeg::Error::from(e)),
+        }
+    }
+}
+
 /// An output being written.
 pub struct Sink {
     final_path: PathBuf,
@@ -112,7 +142,7 @@ impl Sink {
         crate::init_ffmpeg();
         let temp_path = partial_path(output);
         let err = |m: String| Error::output(output, m);
-        let mut octx = ffmpeg::format::output(&temp_path).map_err(|e| {
+        let mut octx = open_output(&temp_path).map_err(|e| {
             if output
                 .parent()
                 .is_some_and(|d| !d.as_os_str().is_empty() && !d.is_dir())
