@@ -615,6 +615,35 @@ fn damage_warnings(damage: &Damage) -> Vec<String> {
     out
 }
 
+/// The seconds of video a run reads from `path` with `window` and `limit`, as its container
+/// states them; `None` when it states no length or cannot be opened.
+pub fn expected_seconds(path: &Path, window: Option<Window>, limit: Option<u64>) -> Option<f64> {
+    crate::init_ffmpeg();
+    let input = open_input(path).ok()?;
+    let stream = input.streams().best(media::Type::Video)?;
+    let tb = stream.time_base();
+    let secs = |t: i64| t as f64 * f64::from(tb.numerator()) / f64::from(tb.denominator());
+    let begin = Some(stream.start_time())
+        .filter(|&t| t != ffmpeg::ffi::AV_NOPTS_VALUE)
+        .map_or(0.0, secs);
+    let (mut from, mut to) = (begin, secs(expected_end(&input, &stream)?));
+    if let Some(w) = window {
+        from = from.max(w.start);
+        if let Some(d) = w.duration {
+            to = to.min(w.start + d);
+        }
+    }
+    let mut length = (to - from).max(0.0);
+    let rate = stream.avg_frame_rate();
+    if let Some(n) = limit
+        && rate.numerator() > 0
+        && rate.denominator() > 0
+    {
+        length = length.min(n as f64 * f64::from(rate.denominator()) / f64::from(rate.numerator()));
+    }
+    Some(length)
+}
+
 /// `path` as FFmpeg takes it: the bytes of the name, whatever their encoding (ffmpeg-next's own
 /// opening panics on a name that is not UTF-8).
 pub(crate) fn c_path(path: &Path) -> std::result::Result<std::ffi::CString, ffmpeg::Error> {

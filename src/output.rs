@@ -216,6 +216,106 @@ pub fn looks_complete(path: &Path) -> bool {
     image || input.duration() > 0 || stream.duration() > 0 || stream.frames() > 0
 }
 
+/// True when the packets of `path` reach the end it should have: the end its container states
+/// (an MP4's index, a Matroska or AVI header, all written when the file was finished), or,
+/// where the container states none (MPEG-TS, MPEG-PS: FFmpeg estimates the length from the
+/// packets themselves), `expected()`, the seconds the input gives with the run's settings (`None`
+/// when unknown: nothing to compare with). A finished file cut short afterwards (a copy that
+/// stopped, a full disk) fails this and is redone by resume, as the same cut is found in inputs.
+/// Only the last seconds are read. Pictures always pass.
+pub fn reaches_its_end(path: &Path, expected: impl FnOnce() -> Option<f64>) -> bool {
+    use ffmpeg_next::ffi;
+    crate::init_ffmpeg();
+    let Ok(mut input) = crate::decode::open_input(path) else {
+        return false;
+    };
+    let format = input.format().name().to_string();
+    if format.contains("image2") || format.ends_with("_pipe") {
+        return true;
+    }
+    // SAFETY: plain field reads of an open format context.
+    let (stated, start) = unsafe {
+        let ctx = input.as_ptr();
+        (
+            (*ctx).duration_estimation_method
+                == ffi::AVDurationEstimationMethod::AVFMT_DURATION_FROM_STREAM,
+            (*ctx).start_time,
+        )
+    };
+    let seconds = |t: i64| t as f64 / f64::from(ffi::AV_TIME_BASE);
+    let start = if start == ffi::AV_NOPTS_VALUE {
+        0.0
+    } else {
+        seconds(start)
+    };
+    // A stated length counts from 0 in some containers and from the first timestamp in others
+    // (a Matroska file starting late states its last timestamp): measured from 0, the packets
+    // reach it either way. The input's length counts from the start.
+    let (claim, origin) = if stated && input.duration() > 0 {
+        (seconds(input.duration()), 0.0)
+    } else {
+        match expected() {
+            Some(e) => (e, start),
+            None => return true,
+        }
+    };
+    let video = input.streams().best(ffmpeg_next::media::Type::Video);
+    let frame = video
+        .as_ref()
+        .map(|s| s.avg_frame_rate())
+        .filter(|r| r.numerator() > 0 && r.denominator() > 0)
+        .map_or(0.04, |r| {
+            f64::from(r.denominator()) / f64::from(r.numerator())
+        });
+    // An AVI that lost its index has its lengths rebuilt from the packets there are, and its
+    // audio header may count from another origin; its video header counts the frames written,
+    // one per frame period (AVI has a constant rate).
+    let frames = video.map_or(0, |s| s.frames());
+    let claim = if format == "avi" && frames > 0 {
+        frames as f64 * frame
+    } else {
+        claim
+    };
+    // Two frames, and a little more on long files (timestamps rounded by the container).
+    let tolerance = 2.0 * frame + 0.01 * claim;
+    let mut end = None;
+    if claim > 4.0 {
+        let target = ((origin + claim - 3.0) * f64::from(ffi::AV_TIME_BASE)) as i64;
+        if input.seek(target, ..target).is_ok() {
+            end = readable_end(&mut input, origin);
+        }
+    }
+    if end.is_none() {
+        // From the start: a short file, or a seek that found nothing.
+        match crate::decode::open_input(path) {
+            Ok(mut again) => end = readable_end(&mut again, origin),
+            Err(_) => return false,
+        }
+    }
+    end.is_some_and(|e| e + tolerance >= claim)
+}
+
+/// Where the last whole packet read from `input`'s position ends, in seconds from `origin`.
+fn readable_end(input: &mut ffmpeg_next::format::context::Input, origin: f64) -> Option<f64> {
+    let bases: Vec<_> = input.streams().map(|s| s.time_base()).collect();
+    let mut end: Option<f64> = None;
+    let mut packet = ffmpeg_next::Packet::empty();
+    while packet.read(input).is_ok() {
+        if packet.is_corrupt() {
+            break;
+        }
+        let Some(tb) = bases.get(packet.stream()) else {
+            continue;
+        };
+        if let Some(t) = packet.pts().or(packet.dts()) {
+            let t = (t + packet.duration().max(0)) as f64 * f64::from(tb.numerator())
+                / f64::from(tb.denominator());
+            end = Some(end.map_or(t - origin, |e: f64| e.max(t - origin)));
+        }
+    }
+    end
+}
+
 /// Temporary files that exist right now, so an abrupt exit (a second Ctrl-C) can remove them.
 /// Owned here, next to the names; [`crate::encode::Sink`] registers and forgets its file.
 static REGISTERED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());

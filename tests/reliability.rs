@@ -913,3 +913,46 @@ fn names_that_are_not_utf8_are_stylized_like_any_other() {
         Some(3)
     );
 }
+
+// 14. Outputs cut short after they were finished.
+#[test]
+fn resume_redoes_an_output_cut_short_in_every_container() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("in")).unwrap();
+    make_clip(
+        &dir.path().join("in/c.mkv"),
+        &Clip {
+            frames: 20,
+            audio: true,
+            ..Clip::default()
+        },
+    );
+    for ext in ["mp4", "mkv", "mov", "ts", "webm", "avi"] {
+        let run = || {
+            let r = bin()
+                .args(["in", "-m"])
+                .arg(model("invert.onnx"))
+                .args(["-o", "out/", "--format", ext])
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
+            let e = String::from_utf8_lossy(&r.stderr).into_owned();
+            assert!(r.status.success(), "{ext}: {e}");
+            e
+        };
+        let out = dir.path().join(format!("out/c.{ext}"));
+        run();
+        assert_eq!(frame_count(&out), Some(20), "{ext}");
+        // A whole output is kept.
+        let e = run();
+        assert!(e.contains("skipping 1 file(s) already done"), "{ext}: {e}");
+        let bytes = std::fs::read(&out).unwrap();
+        std::fs::write(&out, &bytes[..bytes.len() / 2]).unwrap();
+        let e = run();
+        assert!(
+            e.contains("redoing 1 file(s) whose output is there but incomplete"),
+            "{ext}: {e}"
+        );
+        assert_eq!(frame_count(&out), Some(20), "{ext}");
+    }
+}

@@ -16,7 +16,7 @@ use crate::batch::{self, Job, Naming, Shard, ShardSource};
 use crate::cancel::Cancel;
 use crate::encode::EncodeOptions;
 use crate::error::{Error, Result};
-use crate::output::{looks_complete, partial_path, remove_stale_partials};
+use crate::output::{looks_complete, partial_path, reaches_its_end, remove_stale_partials};
 use crate::stylize::Stylizer;
 use crate::stylize::shared::SharedStylizer;
 
@@ -265,8 +265,12 @@ pub fn run(
     // version is redone.
     let fingerprint = record.fingerprint();
     let mut other_settings = 0;
-    let split = batch::split_done(mine.clone(), args.overwrite, |out| {
-        if !looks_complete(out) {
+    let split = batch::split_done(mine.clone(), args.overwrite, |job| {
+        let out = job.output.as_path();
+        // Complete means whole too: an output cut short after it was finished is redone.
+        let expected =
+            || crate::decode::expected_seconds(&job.input, config.file.window, config.file.limit);
+        if !looks_complete(out) || !reaches_its_end(out, expected) {
             return false;
         }
         // An output another run's settings made is redone (unless --resume-any); one that does
