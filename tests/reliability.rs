@@ -956,3 +956,32 @@ fn resume_redoes_an_output_cut_short_in_every_container() {
         assert_eq!(frame_count(&out), Some(20), "{ext}");
     }
 }
+
+// 15. A closed stderr with logging on.
+#[test]
+fn a_closed_stderr_does_not_stop_a_verbose_run() {
+    let dir = tempfile::tempdir().unwrap();
+    folder_of_clips(&dir.path().join("in"), 2, 3);
+    for (i, (flag, log)) in [("-v", None), ("-vv", None), ("-q", Some("debug"))]
+        .into_iter()
+        .enumerate()
+    {
+        let mut cmd = bin();
+        cmd.args(["in", "-m"])
+            .arg(model("invert.onnx"))
+            .args(["-o", &format!("out{i}/"), flag])
+            .current_dir(dir.path())
+            .stderr(Stdio::piped());
+        if let Some(level) = log {
+            cmd.env("VSTYLE_LOG", level);
+        }
+        let mut child = cmd.spawn().unwrap();
+        drop(child.stderr.take()); // the reader is gone: every write gets EPIPE
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "{flag} {log:?}");
+        for c in ["c0", "c1"] {
+            let out = dir.path().join(format!("out{i}/{c}.mkv"));
+            assert_eq!(decodes_completely(&out), Some(3), "{flag} {log:?}");
+        }
+    }
+}

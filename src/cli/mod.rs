@@ -196,10 +196,27 @@ fn init_logging(args: &Args) {
                 .unwrap_or_else(|_| filter.into()),
         )
         .with_ansi(ansi)
-        .with_writer(std::io::stderr)
+        .with_writer(|| LogWriter)
         .with_target(false)
         .without_time()
         .try_init();
+}
+
+/// Standard error for the log. A closed or broken stderr (`vstyle -v … 2>&1 | head -1`) loses
+/// the line and never stops the work: the log's own fallback on a failed write prints to
+/// stderr again, which panics there, inside ONNX Runtime's callbacks an abort.
+struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().lock().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().lock().flush();
+        Ok(())
+    }
 }
 
 /// The first Ctrl-C fires `cancel`: the run drains and removes its unfinished output. The
