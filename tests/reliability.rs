@@ -985,3 +985,27 @@ fn a_closed_stderr_does_not_stop_a_verbose_run() {
         }
     }
 }
+
+// 16. The input folder as the output folder under another name, run again.
+#[test]
+fn outputs_beside_their_inputs_are_not_inputs_whatever_the_folder_is_called() {
+    let dir = tempfile::tempdir().unwrap();
+    folder_of_clips(&dir.path().join("d8"), 2, 3);
+    std::os::unix::fs::symlink("d8", dir.path().join("d8link")).unwrap();
+    for out in ["d8link/", "d8/../d8/", "d8link/", "d8/"] {
+        let r = bin()
+            .args(["d8", "-m"])
+            .arg(model("invert.onnx"))
+            .args(["-o", out])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let e = String::from_utf8_lossy(&r.stderr);
+        assert!(r.status.success(), "{out}: {e}");
+        assert_eq!(
+            files_in(&dir.path().join("d8")),
+            ["c0.mkv", "c0_styled.mkv", "c1.mkv", "c1_styled.mkv"],
+            "{out}: {e}"
+        );
+    }
+}

@@ -27,18 +27,21 @@ pub const BESIDE_SUFFIX: &str = "_styled";
 /// The output path for one input. `same_folder` says whether `naming.out_dir` is the input's
 /// `root` (the caller compares real paths; this stays pure).
 pub fn output_path(found: &Found, naming: &Naming, same_folder: bool) -> PathBuf {
+    let beside = naming.out_dir.is_none() || same_folder;
+    // Beside its input, an output is named through the input's own folder, whatever name `-o`
+    // gave that folder (a symlink, `..`): the same file has the same name, so an earlier
+    // output found among the inputs is known for what it is.
     let folder = match &naming.out_dir {
-        None => found
+        Some(d) if !beside => match found.relative.parent() {
+            Some(p) => d.join(p),
+            None => d.clone(),
+        },
+        _ => found
             .input
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_default(),
-        Some(d) => match found.relative.parent() {
-            Some(p) => d.join(p),
-            None => d.clone(),
-        },
     };
-    let beside = naming.out_dir.is_none() || same_folder;
     let suffix = naming
         .suffix
         .as_deref()
