@@ -1009,3 +1009,75 @@ fn outputs_beside_their_inputs_are_not_inputs_whatever_the_folder_is_called() {
         );
     }
 }
+
+// 17. A FIFO nobody reads as the report.
+#[test]
+fn a_report_fifo_nobody_reads_neither_hangs_nor_ignores_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    folder_of_clips(&dir.path().join("in"), 1, 3);
+    let fifo = dir.path().join("fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let spawn = |out: &str| {
+        bin()
+            .args(["in", "-m"])
+            .arg(model("invert.onnx"))
+            .args(["-o", out, "--report", "fifo"])
+            .current_dir(dir.path())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // Waits for the exit, or kills the run and fails.
+    let finish = |child: &mut Child, within: Duration| {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                panic!("still running after {within:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    // SIGTERM once the work is done ends the wait for a reader.
+    let mut child = spawn("a");
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let lines = std::thread::spawn(move || stderr.lines().map_while(Result::ok).collect());
+    wait_for("the output", Duration::from_secs(60), || {
+        dir.path().join("a/c0.mkv").exists()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = finish(&mut child, Duration::from_secs(5));
+    let lines: Vec<String> = lines.join().unwrap();
+    assert_eq!(status.code(), Some(130), "{lines:?}");
+    assert_eq!(decodes_completely(&dir.path().join("a/c0.mkv")), Some(3));
+    // Without a signal the run gives up on its own, saying why.
+    let mut child = spawn("b");
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let lines = std::thread::spawn(move || stderr.lines().map_while(Result::ok).collect());
+    let status = finish(&mut child, Duration::from_secs(30));
+    let lines: Vec<String> = lines.join().unwrap();
+    assert_eq!(status.code(), Some(1), "{lines:?}");
+    let last = lines.last().unwrap();
+    assert!(
+        last.contains("fifo") && last.contains("nothing read"),
+        "{lines:?}"
+    );
+    assert_eq!(decodes_completely(&dir.path().join("b/c0.mkv")), Some(3));
+}

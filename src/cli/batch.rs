@@ -354,7 +354,7 @@ pub fn run(
                 })
                 .collect(),
         };
-        target.write(&report)?;
+        target.write(&report, cancel)?;
     }
     if cancel.is_cancelled() {
         return Err(Error::Cancelled);
@@ -525,7 +525,10 @@ impl ReportTarget {
         Ok(Self::File(target))
     }
 
-    pub(super) fn write(&self, report: &Report<'_>) -> Result<()> {
+    /// Writes the report. A FIFO is given [`READER_WAIT`] for a reader to come, and the wait
+    /// ends at Ctrl-C or SIGTERM ([`Error::Cancelled`]) unless `cancel` had fired before it
+    /// began (then a second signal quits as always).
+    pub(super) fn write(&self, report: &Report<'_>, cancel: &Cancel) -> Result<()> {
         let path = match self {
             Self::Stdout => Path::new("-"),
             Self::Stream(p) | Self::File(p) => p.as_path(),
@@ -542,11 +545,15 @@ impl ReportTarget {
                     .and_then(|()| out.flush())
                     .map_err(|e| err(&e))
             }
-            Self::Stream(p) => std::fs::OpenOptions::new()
-                .write(true)
-                .open(p)
-                .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
-                .map_err(|e| err(&e)),
+            Self::Stream(p) => {
+                let mut f = match open_stream(p, cancel) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                        return Err(Error::Cancelled);
+                    }
+                    other => other.map_err(|e| err(&e))?,
+                };
+                std::io::Write::write_all(&mut f, text.as_bytes()).map_err(|e| err(&e))
+            }
             Self::File(p) => {
                 let temp = partial_path(p);
                 let written = std::fs::write(&temp, &text).and_then(|()| std::fs::rename(&temp, p));
@@ -555,6 +562,51 @@ impl ReportTarget {
                 }
                 written.map_err(|e| err(&e))
             }
+        }
+    }
+}
+
+/// How long a FIFO named by `--report` is given for a reader to open it.
+pub(super) const READER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Opens a FIFO or device for writing without hanging: a FIFO nobody reads is waited for at
+/// most [`READER_WAIT`], and no longer once `cancel` fires (unless it had fired already).
+fn open_stream(path: &Path, cancel: &Cancel) -> std::io::Result<std::fs::File> {
+    use std::os::fd::AsRawFd as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let cancelled_before = cancel.is_cancelled();
+    let deadline = Instant::now() + READER_WAIT;
+    loop {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+        {
+            Ok(f) => {
+                // Non-blocking only to open: the writes wait for the reader as usual.
+                // SAFETY: fcntl on a descriptor this function owns.
+                unsafe {
+                    let flags = libc::fcntl(f.as_raw_fd(), libc::F_GETFL);
+                    if flags >= 0 {
+                        libc::fcntl(f.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
+                    }
+                }
+                return Ok(f);
+            }
+            // A FIFO without a reader.
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                if !cancelled_before && cancel.is_cancelled() {
+                    return Err(std::io::ErrorKind::Interrupted.into());
+                }
+                if Instant::now() >= deadline {
+                    return Err(std::io::Error::other(format!(
+                        "nothing read the FIFO for {} s",
+                        READER_WAIT.as_secs()
+                    )));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(e),
         }
     }
 }

@@ -375,21 +375,24 @@ pub fn run(args: &Args, cancel: &Cancel) -> Result<()> {
         };
         let seconds = result.as_ref().map_or(0.0, |s| s.seconds);
         let summary = batch::Summary::of([&outcome], seconds);
-        target.write(&batch::Report {
-            schema: batch::REPORT_SCHEMA,
-            vstyle: env!("CARGO_PKG_VERSION"),
-            started: started_at,
-            finished: record::now_utc(),
-            settings: &record,
-            run: run_info.as_ref(),
-            shard: None,
-            summary: &summary,
-            files: vec![batch::FileReport {
-                input: &job.input,
-                output: &job.output,
-                outcome: &outcome,
-            }],
-        })?;
+        target.write(
+            &batch::Report {
+                schema: batch::REPORT_SCHEMA,
+                vstyle: env!("CARGO_PKG_VERSION"),
+                started: started_at,
+                finished: record::now_utc(),
+                settings: &record,
+                run: run_info.as_ref(),
+                shard: None,
+                summary: &summary,
+                files: vec![batch::FileReport {
+                    input: &job.input,
+                    output: &job.output,
+                    outcome: &outcome,
+                }],
+            },
+            cancel,
+        )?;
     }
     let stats = result?;
     for w in &stats.warnings {
