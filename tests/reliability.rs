@@ -1081,3 +1081,53 @@ fn a_report_fifo_nobody_reads_neither_hangs_nor_ignores_sigterm() {
     );
     assert_eq!(decodes_completely(&dir.path().join("b/c0.mkv")), Some(3));
 }
+
+// 18. Audio a container cannot hold as it is.
+#[test]
+fn audio_the_container_cannot_hold_is_converted_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let make = |name: &str, audio: &[&str]| {
+        let path = dir.path().join(name);
+        let mut args = vec![
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=s=64x48:r=25:d=0.6",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=d=0.6",
+            "-c:v",
+            "ffv1",
+        ];
+        args.extend(audio);
+        args.push(path.to_str().unwrap());
+        ffmpeg(&args);
+        path
+    };
+    // PCM in AVI and Matroska names no channel layout.
+    let pcm_avi = make("pcm.avi", &["-c:a", "pcm_s16le"]);
+    let pcm_mkv = make("pcm.mkv", &["-ac", "2", "-c:a", "pcm_s16le"]);
+    let flac = make("flac.mkv", &["-c:a", "flac"]);
+    let opus = make("opus.mkv", &["-c:a", "libopus"]);
+    let mut cases = Vec::new();
+    for input in [&pcm_avi, &pcm_mkv] {
+        for ext in ["mp4", "ts", "m2ts", "webm", "ogv", "mpg"] {
+            cases.push((input, ext));
+        }
+    }
+    cases.extend([(&flac, "mp4"), (&flac, "mov"), (&opus, "mov")]);
+    for (input, ext) in cases {
+        let out = dir.path().join(format!("out.{ext}"));
+        let r = vstyle!(input, "-m", model("invert.onnx"), "-o", out, "-y");
+        let e = String::from_utf8_lossy(&r.stderr);
+        assert!(r.status.success(), "{input:?} → {ext}: {e}");
+        assert!(e.contains("re-encoding it with"), "{input:?} → {ext}: {e}");
+        let audio = probe(
+            &out,
+            &["-select_streams", "a", "-show_entries", "stream=codec_name"],
+        );
+        assert!(!audio.trim().is_empty(), "{input:?} → {ext}: no audio");
+        assert!(frame_count(&out).is_some_and(|n| n > 0), "{input:?} → {ext}");
+    }
+}

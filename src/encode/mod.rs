@@ -311,7 +311,7 @@ impl Sink {
         if !is_image {
             for (index, params, tb) in copy {
                 let id = params.id();
-                let supported = container_takes(&octx, id);
+                let supported = container_takes(&octx, id) && muxer_accepts(&octx, params);
                 if !supported && params.medium() == ffmpeg::media::Type::Subtitle {
                     match SubtitleTranscoder::new(&mut octx, output, params, *tb)? {
                         Some(t) => {
@@ -528,8 +528,7 @@ impl Sink {
         p.packet.rescale_ts(in_tb, out_tb);
         p.packet.set_stream(out);
         p.packet.set_position(-1);
-        p.packet
-            .write_interleaved(&mut self.octx)
+        write_packet(&mut self.octx, &mut p.packet)
             .map_err(|e| Error::output(&self.final_path, format!("write error ({e})")))
     }
 
@@ -546,8 +545,7 @@ impl Sink {
             .time_base();
         for mut packet in packets {
             packet.rescale_ts(tb, out_tb);
-            packet
-                .write_interleaved(&mut self.octx)
+            write_packet(&mut self.octx, &mut packet)
                 .map_err(|e| Error::output(&self.final_path, format!("write error ({e})")))?;
         }
         Ok(())
@@ -574,7 +572,7 @@ impl Sink {
                     }
                     packet.rescale_ts(self.encoder_tb, out_tb);
                     packet.set_stream(self.video_out);
-                    packet.write_interleaved(&mut self.octx).map_err(|e| {
+                    write_packet(&mut self.octx, &mut packet).map_err(|e| {
                         Error::output(&self.final_path, format!("write error ({e})"))
                     })?;
                 }
@@ -676,6 +674,63 @@ pub(crate) fn container_takes(octx: &ffmpeg::format::context::Output, id: codec:
             Id::THEORA | Id::VP8 | Id::VORBIS | Id::OPUS | Id::FLAC | Id::SPEEX
         ),
         _ => true,
+    }
+}
+
+/// Hands `packet` to the muxer's interleaving. Unlike ffmpeg-next's `write_interleaved`, an
+/// empty packet is written too: libtheora encodes a frame equal to the one before as an empty
+/// packet, which Ogg stores to keep the frame (ffmpeg-next refuses it as invalid data).
+fn write_packet(
+    octx: &mut ffmpeg::format::context::Output,
+    packet: &mut ffmpeg::Packet,
+) -> std::result::Result<(), ffmpeg::Error> {
+    use ffmpeg::packet::Mut as _;
+    // SAFETY: a valid muxer context and packet; the muxer takes the packet's reference and
+    // leaves it blank, as av_interleaved_write_frame does for ffmpeg-next's own call.
+    match unsafe { ffmpeg::ffi::av_interleaved_write_frame(octx.as_mut_ptr(), packet.as_mut_ptr()) }
+    {
+        0 => Ok(()),
+        e => Err(ffmpeg::Error::from(e)),
+    }
+}
+
+/// True when `octx`'s muxer sets up a stream of `params` as it is: a trial muxer of the same
+/// format, writing nothing, is initialised with it. Some muxers list a codec they refuse when
+/// the header is written (FLAC in MP4 is "experimental", FLAC and Opus in MOV have no tag).
+fn muxer_accepts(octx: &ffmpeg::format::context::Output, params: &codec::Parameters) -> bool {
+    use ffmpeg::ffi;
+    // SAFETY: a context of our own, freed before returning; `params` is only read.
+    unsafe {
+        let mut trial = std::ptr::null_mut();
+        if ffi::avformat_alloc_output_context2(
+            &mut trial,
+            (*octx.as_ptr()).oformat.cast_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        ) < 0
+            || trial.is_null()
+        {
+            // Cannot tell: the muxer's list decides.
+            return true;
+        }
+        // Muxers may look at their output while they set up: a buffer in memory.
+        if ffi::avio_open_dyn_buf(&mut (*trial).pb) < 0 {
+            ffi::avformat_free_context(trial);
+            return true;
+        }
+        let st = ffi::avformat_new_stream(trial, std::ptr::null());
+        let ok = !st.is_null()
+            && ffi::avcodec_parameters_copy((*st).codecpar, params.as_ptr()) >= 0
+            && {
+                (*(*st).codecpar).codec_tag = 0;
+                ffi::avformat_init_output(trial, std::ptr::null_mut()) >= 0
+            };
+        let mut buf = std::ptr::null_mut();
+        ffi::avio_close_dyn_buf((*trial).pb, &mut buf);
+        ffi::av_free(buf.cast());
+        (*trial).pb = std::ptr::null_mut();
+        ffi::avformat_free_context(trial);
+        ok
     }
 }
 
