@@ -1128,6 +1128,86 @@ fn audio_the_container_cannot_hold_is_converted_with_a_warning() {
             &["-select_streams", "a", "-show_entries", "stream=codec_name"],
         );
         assert!(!audio.trim().is_empty(), "{input:?} → {ext}: no audio");
-        assert!(frame_count(&out).is_some_and(|n| n > 0), "{input:?} → {ext}");
+        assert!(
+            frame_count(&out).is_some_and(|n| n > 0),
+            "{input:?} → {ext}"
+        );
+    }
+}
+
+// 19. A turned video into a container that cannot say so.
+#[test]
+fn a_turned_video_plays_upright_in_every_container() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, input) = (dir.path().join("plain.mp4"), dir.path().join("rot.mp4"));
+    make_clip(
+        &plain,
+        &Clip {
+            width: 64,
+            height: 32,
+            frames: 3,
+            codec_args: &["-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv444p"],
+            ..Clip::default()
+        },
+    );
+    // FFmpeg 5.1 turns the `rotate` tag into a display matrix only when stream-copying.
+    ffmpeg(&[
+        "-i",
+        plain.to_str().unwrap(),
+        "-c",
+        "copy",
+        "-metadata:s:v:0",
+        "rotate=90",
+        input.to_str().unwrap(),
+    ]);
+    let upright_in = read_frames(&input, 32, 64, true);
+    assert_eq!(upright_in.len(), 3);
+    // Lossless where the container takes FFV1; WebM and MPEG-TS get their own encoder.
+    let ffv1 = ["--codec", "ffv1", "--pix-fmt", "yuv444p"];
+    let own = ["--crf", "4", "--pix-fmt", "yuv444p"];
+    for (ext, kept, codec) in [
+        ("mov", true, &ffv1),
+        ("mkv", false, &ffv1),
+        ("webm", false, &own),
+        ("ts", false, &own),
+        ("avi", false, &ffv1),
+    ] {
+        let out = dir.path().join(format!("out.{ext}"));
+        let r = bin()
+            .arg(&input)
+            .arg("-m")
+            .arg(model("invert.onnx"))
+            .arg("-o")
+            .arg(&out)
+            .args(codec)
+            .output()
+            .unwrap();
+        let e = String::from_utf8_lossy(&r.stderr);
+        assert!(r.status.success(), "{ext}: {e}");
+        let rotation = probe(
+            &out,
+            &[
+                "-select_streams",
+                "v:0",
+                "-show_entries",
+                "stream_side_data=rotation",
+            ],
+        );
+        assert_eq!(rotation.contains("rotation=90"), kept, "{ext}: {rotation}");
+        assert_eq!(e.contains("upright"), !kept, "{ext}: {e}");
+        let played = read_frames(&out, 32, 64, true);
+        assert_eq!(played.len(), 3, "{ext}");
+        for (x, y) in upright_in.iter().zip(&played) {
+            let mean = inverted(x)
+                .iter()
+                .zip(y)
+                .map(|(a, b)| f64::from(a.abs_diff(*b)))
+                .sum::<f64>()
+                / y.len() as f64;
+            assert!(
+                mean < 12.0,
+                "{ext}: played upright, inverted: mean diff {mean}"
+            );
+        }
     }
 }

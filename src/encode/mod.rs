@@ -156,6 +156,26 @@ impl Sink {
         // From here on, dropping `guard` removes the temporary file if anything fails.
         let guard = PartialGuard(temp_path.clone());
         let is_image = is_image_path(output);
+        // A turn the container cannot state is applied to the frames instead.
+        let info = &if !info.quarter_turns.is_multiple_of(4)
+            && !carries_rotation(octx.format().name())
+        {
+            tracing::warn!(
+                "{}: this container cannot say the video is turned {} degrees; writing the frames upright",
+                output.display(),
+                info.quarter_turns % 4 * 90
+            );
+            let (width, height) = info.upright_size();
+            VideoInfo {
+                width,
+                height,
+                quarter_turns: 0,
+                display_matrix: None,
+                ..info.clone()
+            }
+        } else {
+            info.clone()
+        };
 
         let codec = match &opts.codec {
             Some(name) => encoder::find_by_name(name)
@@ -732,6 +752,16 @@ fn muxer_accepts(octx: &ffmpeg::format::context::Output, params: &codec::Paramet
         ffi::avformat_free_context(trial);
         ok
     }
+}
+
+/// True for muxers that store a display matrix, so a turned video can be written as it is
+/// stored and played upright (the MP4 family). Others (Matroska, WebM, MPEG-TS, AVI, …) get
+/// upright frames.
+fn carries_rotation(muxer: &str) -> bool {
+    matches!(
+        muxer,
+        "mp4" | "mov" | "3gp" | "3g2" | "ipod" | "ismv" | "psp" | "f4v"
+    )
 }
 
 /// True for encoders and containers that count frames rather than keep timestamps: they take
