@@ -176,6 +176,15 @@ impl Source {
     pub fn open(path: &Path) -> Result<Self> {
         crate::init_ffmpeg();
         match std::fs::metadata(path) {
+            Err(e) if path == Path::new("-") => {
+                return Err(Error::input(
+                    path,
+                    format!(
+                        "{} (vstyle reads files, not standard input)",
+                        io_problem(&e)
+                    ),
+                ));
+            }
             Err(e) => return Err(Error::input(path, io_problem(&e))),
             Ok(m) if m.is_dir() => return Err(Error::input(path, "is a folder")),
             // A FIFO, a device (/dev/zero) or a socket: FFmpeg would block or read forever.

@@ -109,9 +109,10 @@ fn alive(pid: u32) -> bool {
     r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
-/// Removes the temporary files of `output` left by runs that are gone: the older fixed name,
-/// this machine's files whose process has ended, and other machines' files untouched for a day.
-/// Files of runs still working are left alone. Returns how many were removed.
+/// Removes the temporary files of `output` left by runs that are gone: this machine's files
+/// whose process has ended, and other machines' files untouched for a day. Files of runs still
+/// working are left alone, and so is anything not named by [`partial_path`] (`name.partial.ext`
+/// may be the user's own file). Returns how many were removed.
 pub fn remove_stale_partials(output: &Path) -> usize {
     let (stem, ext) = stem_and_ext(output);
     let dir = output
@@ -133,21 +134,17 @@ pub fn remove_stale_partials(output: &Path) -> usize {
         {
             continue;
         }
-        // `.partial-HOST-PID` (or the older `.partial`): ASCII, whatever the name around it.
+        // `.partial-HOST-PID`: ASCII, whatever the name around it.
         let middle = String::from_utf8_lossy(&name[stem.len() + 1..name.len() - suffix.len()]);
-        let stale = if middle == PARTIAL {
-            true
-        } else {
-            match owner(&middle) {
-                Some((h, pid)) if h == host() => pid != std::process::id() && !alive(pid),
-                Some(_) => entry
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| t.elapsed().ok())
-                    .is_some_and(|age| age > FOREIGN_STALE),
-                None => false,
-            }
+        let stale = match owner(&middle) {
+            Some((h, pid)) if h == host() => pid != std::process::id() && !alive(pid),
+            Some(_) => entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > FOREIGN_STALE),
+            None => false,
         };
         if stale && std::fs::remove_file(entry.path()).is_ok() {
             removed += 1;
@@ -382,8 +379,12 @@ mod tests {
         for f in [&legacy, &dead, &mine, &foreign, &other] {
             std::fs::write(f, b"x").unwrap();
         }
-        assert_eq!(remove_stale_partials(&out), 2);
-        assert!(!legacy.exists() && !dead.exists());
+        assert_eq!(remove_stale_partials(&out), 1);
+        assert!(!dead.exists());
+        assert!(
+            legacy.exists(),
+            "a name without a run's host and pid may be the user's"
+        );
         assert!(mine.exists(), "this run's own file stays");
         assert!(foreign.exists(), "another machine's recent file stays");
         assert!(other.exists(), "another output's file stays");

@@ -1211,3 +1211,107 @@ fn a_turned_video_plays_upright_in_every_container() {
         }
     }
 }
+
+// 20. Edges: nothing written in vain, nothing of the user's removed, every refusal clear.
+#[test]
+fn edge_cases_are_refused_clearly_or_said_and_user_files_stay() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("clip.mkv");
+    make_clip(&clip, &Clip::default());
+    let inv = model("invert.onnx");
+    let refused = |r: &std::process::Output, code: i32, words: &[&str]| {
+        let e = String::from_utf8_lossy(&r.stderr).into_owned();
+        assert_eq!(r.status.code(), Some(code), "{e}");
+        for w in words {
+            assert!(e.contains(w), "{w:?} in {e}");
+        }
+    };
+    let out = dir.path().join("out.mp4");
+    // A duration of 0 takes nothing: a usage error, nothing written.
+    refused(
+        &vstyle!(clip, "-m", inv, "-o", out, "--duration", "0"),
+        2,
+        &["--duration", "above 0"],
+    );
+    assert!(!out.exists());
+    // Outputs that are no files.
+    for (o, words) in [
+        ("-", &["not standard output"][..]),
+        ("/dev/null", &["device or a FIFO"]),
+        (".mp4", &["only an extension"]),
+        ("out.gif", &["GIF output is not supported"]),
+    ] {
+        let r = bin()
+            .arg(&clip)
+            .arg("-m")
+            .arg(&inv)
+            .args(["-o", o])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        refused(&r, 1, words);
+        assert_eq!(String::from_utf8_lossy(&r.stderr).lines().count(), 1);
+    }
+    refused(
+        &vstyle!("-", "-m", inv, "-o", out),
+        1,
+        &["\"-\"", "not standard input"],
+    );
+    // A dangling symlink as the output is an existing name: refused before any work.
+    let link = dir.path().join("link.mp4");
+    std::os::unix::fs::symlink("nowhere/x.mp4", &link).unwrap();
+    refused(
+        &vstyle!(clip, "-m", inv, "-o", link),
+        1,
+        &["already exists"],
+    );
+    assert!(std::fs::symlink_metadata(&link).is_ok());
+    // MPEG-1 video at a rate it cannot state: the rate is named as the cause.
+    let slow = dir.path().join("slow.mkv");
+    make_clip(
+        &slow,
+        &Clip {
+            rate: "15",
+            ..Clip::default()
+        },
+    );
+    refused(
+        &vstyle!(slow, "-m", inv, "-o", dir.path().join("slow.mpg")),
+        1,
+        &["frames a second", "15", ".mp4"],
+    );
+    // A video into a picture: one frame, and said so.
+    let r = vstyle!(clip, "-m", inv, "-o", dir.path().join("still.png"));
+    assert_success(&r);
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains("first frame only"),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    // The user's own `a.partial.mp4` stays; a dead run's temporary file goes, in single-file
+    // mode too.
+    let mine = dir.path().join("a.partial.mp4");
+    std::fs::write(&mine, b"the user's").unwrap();
+    let mut gone = Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    // The machine's name as temporary names carry it: letters, digits and `-`.
+    let host: String = String::from_utf8_lossy(&Command::new("hostname").output().unwrap().stdout)
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(32)
+        .collect();
+    let dead = dir.path().join(format!("a.partial-{host}-{pid}.mp4"));
+    std::fs::write(&dead, b"killed").unwrap();
+    let r = vstyle!(clip, "-m", inv, "-o", dir.path().join("a.mp4"));
+    assert_success(&r);
+    assert_eq!(std::fs::read(&mine).unwrap(), b"the user's");
+    assert!(!dead.exists(), "the killed run's temporary file is removed");
+}

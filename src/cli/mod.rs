@@ -63,6 +63,34 @@ pub fn default_output(input: &Path) -> PathBuf {
 /// Refuses an output that would damage something: the input itself, or an existing file
 /// without `-y`.
 pub fn check_output(job: &Job, overwrite: bool) -> Result<()> {
+    if job.output == Path::new("-") {
+        return Err(Error::output(
+            &job.output,
+            "vstyle writes files, not standard output; give a file name such as out.mp4",
+        ));
+    }
+    if job.output.extension().is_none()
+        && job
+            .output
+            .file_name()
+            .is_some_and(|n| n.as_encoded_bytes().starts_with(b"."))
+    {
+        return Err(Error::output(
+            &job.output,
+            "is only an extension; give a name such as out.mp4",
+        ));
+    }
+    // What is there already, the link itself when it is one (a dangling link included).
+    let there = std::fs::symlink_metadata(&job.output).ok();
+    if let Ok(m) = std::fs::metadata(&job.output)
+        && !m.is_file()
+        && !m.is_dir()
+    {
+        return Err(Error::output(
+            &job.output,
+            "is a device or a FIFO, not a file; give a file name such as out.mp4",
+        ));
+    }
     let same = match (job.input.canonicalize(), job.output.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
@@ -88,7 +116,7 @@ pub fn check_output(job: &Job, overwrite: bool) -> Result<()> {
         ));
     }
     crate::encode::check_container(&job.output)?;
-    if job.output.exists() && !overwrite {
+    if there.is_some() && !overwrite {
         return Err(Error::output(
             &job.output,
             "already exists (use -y to overwrite)",
@@ -312,6 +340,8 @@ pub fn run(args: &Args, cancel: &Cancel) -> Result<()> {
         }
     };
     check_output(&job, args.overwrite)?;
+    // A killed run's temporary file is never a finished file.
+    crate::output::remove_stale_partials(&job.output);
     let started_at = record::now_utc();
     // Open the input first: a bad input is reported before the (slower) model load.
     Source::open(&job.input)?;

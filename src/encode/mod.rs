@@ -299,6 +299,13 @@ impl Sink {
             dict.set(k, v);
         }
         let encoder = ctx.open_as_with(codec, dict).map_err(|e| {
+            let rate = info.frame_rate;
+            if matches!(name, "mpeg1video" | "mpeg2video") && !mpeg_takes_rate(rate) {
+                return err(format!(
+                    "MPEG-1/2 video takes only 23.976, 24, 25, 29.97, 30, 50, 59.94 or 60 frames a second, and the input has {:.3}; write .mp4, .mkv or .ts instead",
+                    f64::from(rate.numerator()) / f64::from(rate.denominator().max(1))
+                ));
+            }
             err(format!(
                 "cannot open encoder {name} ({e}); check --codec/--crf/--preset/--pix-fmt"
             ))
@@ -754,6 +761,22 @@ fn muxer_accepts(octx: &ffmpeg::format::context::Output, params: &codec::Paramet
     }
 }
 
+/// True when MPEG-1/2 video can state `rate` (its table of rates, as the encoder checks it).
+fn mpeg_takes_rate(rate: Rational) -> bool {
+    let r = rate.reduce();
+    [
+        (24_000, 1001),
+        (24, 1),
+        (25, 1),
+        (30_000, 1001),
+        (30, 1),
+        (50, 1),
+        (60_000, 1001),
+        (60, 1),
+    ]
+    .contains(&(r.numerator(), r.denominator()))
+}
+
 /// True for muxers that store a display matrix, so a turned video can be written as it is
 /// stored and played upright (the MP4 family). Others (Matroska, WebM, MPEG-TS, AVI, …) get
 /// upright frames.
@@ -881,6 +904,14 @@ pub fn check_container(output: &Path) -> Result<()> {
     // SAFETY: av_guess_format takes NUL-terminated strings (or null) and returns a static entry.
     let format =
         unsafe { ffmpeg::ffi::av_guess_format(std::ptr::null(), name.as_ptr(), std::ptr::null()) };
+    // SAFETY: a static muxer entry, checked for null; its name is a static C string.
+    if !format.is_null() && unsafe { std::ffi::CStr::from_ptr((*format).name) }.to_bytes() == b"gif"
+    {
+        return Err(Error::output(
+            output,
+            "GIF output is not supported; write a video (.mp4, .webm) or a picture (.png)",
+        ));
+    }
     if format.is_null() {
         let ext = output
             .extension()
