@@ -1315,3 +1315,70 @@ fn edge_cases_are_refused_clearly_or_said_and_user_files_stay() {
     assert_eq!(std::fs::read(&mine).unwrap(), b"the user's");
     assert!(!dead.exists(), "the killed run's temporary file is removed");
 }
+
+// 21. 10-bit video through an identity network: nothing lost beyond the 8-bit rounding.
+#[test]
+fn ten_bit_video_through_an_identity_network_loses_only_the_rounding() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in.mkv"), dir.path().join("out.mkv"));
+    // A test card with its colours inside the RGB cube (8-bit RGB cannot hold the rest).
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=320x240:r=25:d=0.2",
+        "-vf",
+        "lutrgb=r=40+val*0.6:g=40+val*0.6:b=40+val*0.6,format=yuv420p10le",
+        "-c:v",
+        "ffv1",
+        input.to_str().unwrap(),
+    ]);
+    let r = vstyle!(
+        input,
+        "-m",
+        model("identity.onnx"),
+        "-o",
+        output,
+        "--codec",
+        "ffv1"
+    );
+    assert_success(&r);
+    assert!(probe(&output, &["-show_entries", "stream=pix_fmt"]).contains("yuv420p10le"));
+    // Every plane at full resolution, 16 bits a sample.
+    let planes = |p: &Path| -> Vec<u16> {
+        let out = Command::new("ffmpeg")
+            .args(["-loglevel", "error", "-i"])
+            .arg(p)
+            .args(["-f", "rawvideo", "-pix_fmt", "yuv444p16le", "-"])
+            .output()
+            .unwrap();
+        out.stdout
+            .chunks_exact(2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+            .collect()
+    };
+    let (a, b) = (planes(&input), planes(&output));
+    assert_eq!(a.len(), b.len());
+    assert_eq!(a.len(), 5 * 320 * 240 * 3);
+    let n = 320 * 240;
+    for plane in 0..3 {
+        // In 10-bit code values.
+        let diffs: Vec<f64> = a
+            .chunks(n)
+            .zip(b.chunks(n))
+            .enumerate()
+            .filter(|(i, _)| i % 3 == plane)
+            .flat_map(|(_, (x, y))| {
+                x.iter()
+                    .zip(y)
+                    .map(|(p, q)| f64::from(p.abs_diff(*q)) / 64.0)
+            })
+            .collect();
+        let mean = diffs.iter().sum::<f64>() / diffs.len() as f64;
+        let max = diffs.iter().copied().fold(0.0, f64::max);
+        assert!(
+            mean < 0.5 && max <= 4.0,
+            "plane {plane}: mean {mean:.2}, max {max}"
+        );
+    }
+}
