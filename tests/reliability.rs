@@ -1280,6 +1280,42 @@ fn edge_cases_are_refused_clearly_or_said_and_user_files_stay() {
         1,
         &["frames a second", "15", ".mp4"],
     );
+    // A frame smaller than the network's own padding is stylized all the same.
+    let tiny = dir.path().join("tiny.mkv");
+    make_clip(
+        &tiny,
+        &Clip {
+            width: 4,
+            height: 4,
+            frames: 2,
+            ..Clip::default()
+        },
+    );
+    let tiny_out = dir.path().join("tiny_out.mkv");
+    let r = vstyle!(tiny, "-m", model("transformer_net.onnx"), "-o", tiny_out);
+    assert_success(&r);
+    assert_eq!(read_frames(&tiny_out, 4, 4, true).len(), 2);
+    // A contact sheet of a single-style network: its one style, no complaint about flags not
+    // given.
+    let photo = dir.path().join("photo.png");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=64x48",
+        "-frames:v",
+        "1",
+        photo.to_str().unwrap(),
+    ]);
+    let r = vstyle!(
+        "--sheet",
+        photo,
+        "-m",
+        inv,
+        "-o",
+        dir.path().join("sheet.png")
+    );
+    assert_success(&r);
     // A video into a picture: one frame, and said so.
     let r = vstyle!(clip, "-m", inv, "-o", dir.path().join("still.png"));
     assert_success(&r);

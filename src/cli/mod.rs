@@ -493,14 +493,17 @@ fn preview(args: &Args, config: &config::Config, cancel: &Cancel) -> Result<()> 
     let env = runtime::environment(args.ort_lib.as_deref())?;
     let (model, precision) =
         model_in_precision(&model_path(args)?, args.precision, env, args.device)?;
-    let mut style = config.style.clone();
-    if args.sheet.is_some() && style == StyleRequest::None {
-        // The sheet paints every style; the first one only gets the network loaded.
-        style = StyleRequest::Choice(StyleChoice::One("0".into()));
-    }
     let threads = args.threads.unwrap_or_else(physical_cores);
-    let (mut network, provider) =
-        FeedForward::load(&model, &feedforward_options(args, threads, style.clone()))?;
+    let load =
+        |style: StyleRequest| FeedForward::load(&model, &feedforward_options(args, threads, style));
+    let (mut network, provider) = match load(config.style.clone()) {
+        // The sheet paints every style: a multi-style network, which wants one chosen to load,
+        // is loaded with its first (a single-style one loaded as it is).
+        Err(first) if args.sheet.is_some() && config.style == StyleRequest::None => {
+            load(StyleRequest::Choice(StyleChoice::One("0".into()))).map_err(|_| first)?
+        }
+        loaded => loaded?,
+    };
     let started = Instant::now();
     let shown = if args.sheet.is_some() {
         let side = args.max_side.unwrap_or(crate::preview::SHEET_TILE);
