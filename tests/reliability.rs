@@ -1048,14 +1048,27 @@ fn a_report_fifo_nobody_reads_neither_hangs_nor_ignores_sigterm() {
             std::thread::sleep(Duration::from_millis(20));
         }
     };
-    // SIGTERM once the work is done ends the wait for a reader.
+    // SIGTERM once the work is done (its summary printed) ends the wait for a reader.
     let mut child = spawn("a");
     let stderr = BufReader::new(child.stderr.take().unwrap());
-    let lines = std::thread::spawn(move || stderr.lines().map_while(Result::ok).collect());
-    wait_for("the output", Duration::from_secs(60), || {
-        dir.path().join("a/c0.mkv").exists()
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let lines = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = tx.send(line.clone());
+            all.push(line);
+        }
+        all
     });
-    std::thread::sleep(Duration::from_millis(300));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("the summary table");
+        if line.starts_with("total") {
+            break;
+        }
+    }
     assert!(
         Command::new("kill")
             .args(["-TERM", &child.id().to_string()])

@@ -525,9 +525,9 @@ impl ReportTarget {
         Ok(Self::File(target))
     }
 
-    /// Writes the report. A FIFO is given [`READER_WAIT`] for a reader to come, and the wait
-    /// ends at Ctrl-C or SIGTERM ([`Error::Cancelled`]) unless `cancel` had fired before it
-    /// began (then a second signal quits as always).
+    /// Writes the report. A FIFO is given [`READER_WAIT`] for a reader to come, and no wait
+    /// once Ctrl-C or SIGTERM fired ([`Error::Cancelled`]): a reader that is there takes it
+    /// at once.
     pub(super) fn write(&self, report: &Report<'_>, cancel: &Cancel) -> Result<()> {
         let path = match self {
             Self::Stdout => Path::new("-"),
@@ -570,11 +570,10 @@ impl ReportTarget {
 pub(super) const READER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Opens a FIFO or device for writing without hanging: a FIFO nobody reads is waited for at
-/// most [`READER_WAIT`], and no longer once `cancel` fires (unless it had fired already).
+/// most [`READER_WAIT`], and no longer once `cancel` fires.
 fn open_stream(path: &Path, cancel: &Cancel) -> std::io::Result<std::fs::File> {
     use std::os::fd::AsRawFd as _;
     use std::os::unix::fs::OpenOptionsExt as _;
-    let cancelled_before = cancel.is_cancelled();
     let deadline = Instant::now() + READER_WAIT;
     loop {
         match std::fs::OpenOptions::new()
@@ -595,7 +594,7 @@ fn open_stream(path: &Path, cancel: &Cancel) -> std::io::Result<std::fs::File> {
             }
             // A FIFO without a reader.
             Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
-                if !cancelled_before && cancel.is_cancelled() {
+                if cancel.is_cancelled() {
                     return Err(std::io::ErrorKind::Interrupted.into());
                 }
                 if Instant::now() >= deadline {
