@@ -26,7 +26,7 @@ pub fn stylize_file(
     progress: &dyn Progress,
 ) -> Result<pipeline::FileStats> {
     let started = Instant::now();
-    let result = (|| {
+    let result = (|| -> Result<pipeline::FileStats> {
         let mut source = Source::open(&job.input)?;
         if let Some(w) = file.window {
             source.set_window(w);
@@ -38,6 +38,7 @@ pub fn stylize_file(
             s.reset();
         }
         // A picture out holds one frame, whatever comes in.
+        let picture_of_video = is_image_path(&job.output) && !source.info.is_image;
         let limit = if is_image_path(&job.output) {
             Some(1)
         } else {
@@ -60,7 +61,7 @@ pub fn stylize_file(
             })
             .collect();
         let sink = Sink::create(&job.output, &info, &copied, encode)?;
-        pipeline::run(
+        let mut stats = pipeline::run(
             source,
             sink,
             stylizers,
@@ -72,7 +73,14 @@ pub fn stylize_file(
                 temporal: file.temporal,
                 temporal_motion: file.temporal_motion,
             },
-        )
+        )?;
+        if picture_of_video {
+            stats.warnings.push(format!(
+                "{} is a picture: it holds the first frame only (name a video, such as .mp4, for them all, or use --preview N)",
+                job.output.display()
+            ));
+        }
+        Ok(stats)
     })();
     match &result {
         Ok(s) => progress.event(Event::FileFinished {

@@ -54,25 +54,25 @@ fn host() -> &'static str {
     })
 }
 
-fn stem_and_ext(output: &Path) -> (String, Option<String>) {
-    let stem = output
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let ext = output.extension().map(|e| e.to_string_lossy().into_owned());
+/// The name's stem and extension as bytes: a name need not be UTF-8.
+fn stem_and_ext(output: &Path) -> (&[u8], Option<&[u8]>) {
+    use std::os::unix::ffi::OsStrExt;
+    let stem = output.file_stem().map_or(&[][..], OsStrExt::as_bytes);
+    let ext = output.extension().map(OsStrExt::as_bytes);
     (stem, ext)
 }
 
 /// The temporary name this process writes `output` under: `dir/name.partial-HOST-PID.ext`. It
 /// can never be mistaken for a finished file, and two runs never share it.
 pub fn partial_path(output: &Path) -> PathBuf {
+    use std::os::unix::ffi::OsStringExt as _;
     let (stem, ext) = stem_and_ext(output);
     let tag = format!("{PARTIAL}-{}-{}", host(), std::process::id());
-    let name = match ext {
-        Some(ext) => format!("{stem}.{tag}.{ext}"),
-        None => format!("{stem}.{tag}"),
-    };
-    output.with_file_name(name)
+    let mut name = [stem, b".", tag.as_bytes()].concat();
+    if let Some(ext) = ext {
+        name.extend([b".", ext].concat());
+    }
+    output.with_file_name(std::ffi::OsString::from_vec(name))
 }
 
 /// True for a temporary output of any run (`name.partial-HOST-PID.ext`, or the older
@@ -109,9 +109,10 @@ fn alive(pid: u32) -> bool {
     r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
-/// Removes the temporary files of `output` left by runs that are gone: the older fixed name,
-/// this machine's files whose process has ended, and other machines' files untouched for a day.
-/// Files of runs still working are left alone. Returns how many were removed.
+/// Removes the temporary files of `output` left by runs that are gone: this machine's files
+/// whose process has ended, and other machines' files untouched for a day. Files of runs still
+/// working are left alone, and so is anything not named by [`partial_path`] (`name.partial.ext`
+/// may be the user's own file). Returns how many were removed.
 pub fn remove_stale_partials(output: &Path) -> usize {
     let (stem, ext) = stem_and_ext(output);
     let dir = output
@@ -121,28 +122,29 @@ pub fn remove_stale_partials(output: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };
-    let prefix = format!("{stem}.{PARTIAL}");
-    let suffix = ext.map(|e| format!(".{e}")).unwrap_or_default();
+    let prefix = [stem, b".", PARTIAL.as_bytes()].concat();
+    let suffix = ext.map(|e| [b".", e].concat()).unwrap_or_default();
     let mut removed = 0;
     for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.starts_with(&prefix) || !name.ends_with(&suffix) {
+        let file_name = entry.file_name();
+        let name = std::os::unix::ffi::OsStrExt::as_bytes(file_name.as_os_str());
+        if !name.starts_with(&prefix)
+            || !name.ends_with(&suffix)
+            || name.len() < stem.len() + 1 + suffix.len()
+        {
             continue;
         }
-        let middle = &name[stem.len() + 1..name.len() - suffix.len()];
-        let stale = if middle == PARTIAL {
-            true
-        } else {
-            match owner(&name) {
-                Some((h, pid)) if h == host() => pid != std::process::id() && !alive(pid),
-                Some(_) => entry
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| t.elapsed().ok())
-                    .is_some_and(|age| age > FOREIGN_STALE),
-                None => false,
-            }
+        // `.partial-HOST-PID`: ASCII, whatever the name around it.
+        let middle = String::from_utf8_lossy(&name[stem.len() + 1..name.len() - suffix.len()]);
+        let stale = match owner(&middle) {
+            Some((h, pid)) if h == host() => pid != std::process::id() && !alive(pid),
+            Some(_) => entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > FOREIGN_STALE),
+            None => false,
         };
         if stale && std::fs::remove_file(entry.path()).is_ok() {
             removed += 1;
@@ -200,7 +202,7 @@ pub fn looks_complete(path: &Path) -> bool {
         return false;
     }
     crate::init_ffmpeg();
-    let Ok(input) = ffmpeg_next::format::input(path) else {
+    let Ok(input) = crate::decode::open_input(path) else {
         return false;
     };
     let Some(stream) = input.streams().best(ffmpeg_next::media::Type::Video) else {
@@ -209,6 +211,106 @@ pub fn looks_complete(path: &Path) -> bool {
     let format = input.format().name().to_string();
     let image = format.contains("image2") || format.ends_with("_pipe");
     image || input.duration() > 0 || stream.duration() > 0 || stream.frames() > 0
+}
+
+/// True when the packets of `path` reach the end it should have: the end its container states
+/// (an MP4's index, a Matroska or AVI header, all written when the file was finished), or,
+/// where the container states none (MPEG-TS, MPEG-PS: FFmpeg estimates the length from the
+/// packets themselves), `expected()`, the seconds the input gives with the run's settings (`None`
+/// when unknown: nothing to compare with). A finished file cut short afterwards (a copy that
+/// stopped, a full disk) fails this and is redone by resume, as the same cut is found in inputs.
+/// Only the last seconds are read. Pictures always pass.
+pub fn reaches_its_end(path: &Path, expected: impl FnOnce() -> Option<f64>) -> bool {
+    use ffmpeg_next::ffi;
+    crate::init_ffmpeg();
+    let Ok(mut input) = crate::decode::open_input(path) else {
+        return false;
+    };
+    let format = input.format().name().to_string();
+    if format.contains("image2") || format.ends_with("_pipe") {
+        return true;
+    }
+    // SAFETY: plain field reads of an open format context.
+    let (stated, start) = unsafe {
+        let ctx = input.as_ptr();
+        (
+            (*ctx).duration_estimation_method
+                == ffi::AVDurationEstimationMethod::AVFMT_DURATION_FROM_STREAM,
+            (*ctx).start_time,
+        )
+    };
+    let seconds = |t: i64| t as f64 / f64::from(ffi::AV_TIME_BASE);
+    let start = if start == ffi::AV_NOPTS_VALUE {
+        0.0
+    } else {
+        seconds(start)
+    };
+    // A stated length counts from 0 in some containers and from the first timestamp in others
+    // (a Matroska file starting late states its last timestamp): measured from 0, the packets
+    // reach it either way. The input's length counts from the start.
+    let (claim, origin) = if stated && input.duration() > 0 {
+        (seconds(input.duration()), 0.0)
+    } else {
+        match expected() {
+            Some(e) => (e, start),
+            None => return true,
+        }
+    };
+    let video = input.streams().best(ffmpeg_next::media::Type::Video);
+    let frame = video
+        .as_ref()
+        .map(|s| s.avg_frame_rate())
+        .filter(|r| r.numerator() > 0 && r.denominator() > 0)
+        .map_or(0.04, |r| {
+            f64::from(r.denominator()) / f64::from(r.numerator())
+        });
+    // An AVI that lost its index has its lengths rebuilt from the packets there are, and its
+    // audio header may count from another origin; its video header counts the frames written,
+    // one per frame period (AVI has a constant rate).
+    let frames = video.map_or(0, |s| s.frames());
+    let claim = if format == "avi" && frames > 0 {
+        frames as f64 * frame
+    } else {
+        claim
+    };
+    // Two frames, and a little more on long files (timestamps rounded by the container).
+    let tolerance = 2.0 * frame + 0.01 * claim;
+    let mut end = None;
+    if claim > 4.0 {
+        let target = ((origin + claim - 3.0) * f64::from(ffi::AV_TIME_BASE)) as i64;
+        if input.seek(target, ..target).is_ok() {
+            end = readable_end(&mut input, origin);
+        }
+    }
+    if end.is_none() {
+        // From the start: a short file, or a seek that found nothing.
+        match crate::decode::open_input(path) {
+            Ok(mut again) => end = readable_end(&mut again, origin),
+            Err(_) => return false,
+        }
+    }
+    end.is_some_and(|e| e + tolerance >= claim)
+}
+
+/// Where the last whole packet read from `input`'s position ends, in seconds from `origin`.
+fn readable_end(input: &mut ffmpeg_next::format::context::Input, origin: f64) -> Option<f64> {
+    let bases: Vec<_> = input.streams().map(|s| s.time_base()).collect();
+    let mut end: Option<f64> = None;
+    let mut packet = ffmpeg_next::Packet::empty();
+    while packet.read(input).is_ok() {
+        if packet.is_corrupt() {
+            break;
+        }
+        let Some(tb) = bases.get(packet.stream()) else {
+            continue;
+        };
+        if let Some(t) = packet.pts().or(packet.dts()) {
+            let t = (t + packet.duration().max(0)) as f64 * f64::from(tb.numerator())
+                / f64::from(tb.denominator());
+            end = Some(end.map_or(t - origin, |e: f64| e.max(t - origin)));
+        }
+    }
+    end
 }
 
 /// Temporary files that exist right now, so an abrupt exit (a second Ctrl-C) can remove them.
@@ -277,8 +379,12 @@ mod tests {
         for f in [&legacy, &dead, &mine, &foreign, &other] {
             std::fs::write(f, b"x").unwrap();
         }
-        assert_eq!(remove_stale_partials(&out), 2);
-        assert!(!legacy.exists() && !dead.exists());
+        assert_eq!(remove_stale_partials(&out), 1);
+        assert!(!dead.exists());
+        assert!(
+            legacy.exists(),
+            "a name without a run's host and pid may be the user's"
+        );
         assert!(mine.exists(), "this run's own file stays");
         assert!(foreign.exists(), "another machine's recent file stays");
         assert!(other.exists(), "another output's file stays");

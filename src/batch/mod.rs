@@ -22,7 +22,7 @@ pub mod discover;
 pub mod naming;
 pub mod shard;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub use discover::*;
 pub use naming::*;
@@ -45,10 +45,10 @@ pub struct Split {
 /// Splits jobs into those to run and those already done (final output present). With `redo`
 /// (`-y`) every job runs. Only the final name counts: a `name.partial.ext` left by a killed run
 /// is never "done", and is overwritten when its job runs again.
-pub fn split_done(jobs: Vec<Job>, redo: bool, mut done: impl FnMut(&Path) -> bool) -> Split {
+pub fn split_done(jobs: Vec<Job>, redo: bool, mut done: impl FnMut(&Job) -> bool) -> Split {
     let mut split = Split::default();
     for j in jobs {
-        if !redo && done(&j.output) {
+        if !redo && done(&j) {
             split.done.push(j);
         } else {
             split.to_run.push(j);
@@ -62,6 +62,7 @@ mod tests {
     use super::*;
     use crate::error::Error;
     use std::collections::{HashMap, HashSet};
+    use std::path::Path;
 
     fn found(root: &str, relative: &str) -> Found {
         Found {
@@ -443,7 +444,7 @@ mod tests {
             .iter()
             .map(PathBuf::from)
             .collect();
-        let exists = |p: &Path| on_disk.contains(p);
+        let exists = |j: &Job| on_disk.contains(&j.output);
         let s = split_done(jobs.clone(), false, exists);
         assert_eq!(s.done, jobs[..1]);
         assert_eq!(s.to_run, jobs[1..]);

@@ -27,36 +27,37 @@ pub const BESIDE_SUFFIX: &str = "_styled";
 /// The output path for one input. `same_folder` says whether `naming.out_dir` is the input's
 /// `root` (the caller compares real paths; this stays pure).
 pub fn output_path(found: &Found, naming: &Naming, same_folder: bool) -> PathBuf {
+    let beside = naming.out_dir.is_none() || same_folder;
+    // Beside its input, an output is named through the input's own folder, whatever name `-o`
+    // gave that folder (a symlink, `..`): the same file has the same name, so an earlier
+    // output found among the inputs is known for what it is.
     let folder = match &naming.out_dir {
-        None => found
+        Some(d) if !beside => match found.relative.parent() {
+            Some(p) => d.join(p),
+            None => d.clone(),
+        },
+        _ => found
             .input
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_default(),
-        Some(d) => match found.relative.parent() {
-            Some(p) => d.join(p),
-            None => d.clone(),
-        },
     };
-    let beside = naming.out_dir.is_none() || same_folder;
     let suffix = naming
         .suffix
         .as_deref()
         .unwrap_or(if beside { BESIDE_SUFFIX } else { "" });
-    let stem = found
+    // The name as it is, bytes that are not UTF-8 included.
+    let mut name = found
         .relative
         .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let own_ext = found
-        .relative
-        .extension()
-        .map(|e| e.to_string_lossy().into_owned());
-    let ext = match (&naming.format, is_image_path(&found.relative)) {
-        (Some(f), false) => f.clone(),
-        _ => own_ext.unwrap_or_else(|| "mp4".into()),
-    };
-    folder.join(format!("{stem}{suffix}.{ext}"))
+        .map_or_else(|| "out".into(), std::ffi::OsStr::to_os_string);
+    name.push(suffix);
+    name.push(".");
+    match (&naming.format, is_image_path(&found.relative)) {
+        (Some(f), false) => name.push(f),
+        _ => name.push(found.relative.extension().unwrap_or("mp4".as_ref())),
+    }
+    folder.join(name)
 }
 
 /// Turns found inputs into the batch's sorted job list.
@@ -127,6 +128,19 @@ pub fn real_path(path: &Path) -> PathBuf {
     match (folder.canonicalize(), path.file_name()) {
         (Ok(f), Some(name)) => f.join(name),
         _ => path.to_path_buf(),
+    }
+}
+
+/// True when `a` and `b` name one file: the same real path (symlinks and `..` resolved), or,
+/// for files that exist, the same file under two names (a hard link).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    if real_path(a) == real_path(b) {
+        return true;
+    }
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
     }
 }
 

@@ -62,7 +62,7 @@ pub struct Args {
     pub start: Option<f64>,
 
     /// Take this much of the input (ffmpeg's -t: seconds, or [HH:]MM:SS[.ms]).
-    #[arg(long, value_name = "TIME", value_parser = parse_time, help_heading = "Input")]
+    #[arg(long, value_name = "TIME", value_parser = parse_duration, help_heading = "Input")]
     pub duration: Option<f64>,
 
     /// Leave the audio out (ffmpeg's -an, which works too).
@@ -316,6 +316,16 @@ fn parse_time(s: &str) -> std::result::Result<f64, String> {
         secs = secs * 60.0 + v;
     }
     Ok(secs)
+}
+
+/// A length of time, more than 0 (a duration of 0 takes no frame at all).
+fn parse_duration(s: &str) -> std::result::Result<f64, String> {
+    match parse_time(s)? {
+        0.0 => Err(format!(
+            "{s:?} takes nothing of the input; give a duration above 0"
+        )),
+        d => Ok(d),
+    }
 }
 
 /// `4M`, `800k`, `2500000` → bits per second.

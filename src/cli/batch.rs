@@ -16,14 +16,14 @@ use crate::batch::{self, Job, Naming, Shard, ShardSource};
 use crate::cancel::Cancel;
 use crate::encode::EncodeOptions;
 use crate::error::{Error, Result};
-use crate::output::{looks_complete, partial_path, remove_stale_partials};
+use crate::output::{looks_complete, partial_path, reaches_its_end, remove_stale_partials};
 use crate::stylize::Stylizer;
 use crate::stylize::shared::SharedStylizer;
 
 use super::config::Config;
 use super::record::{Record, fingerprint_of, now_utc};
 use super::render::Renderer;
-use super::{Args, RunInfo, check_output, stylize_file};
+use super::{Args, RunInfo, check_output, files_read, stylize_file};
 
 /// What became of one job.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -50,10 +50,20 @@ pub(super) enum Outcome {
 /// One line of the report.
 #[derive(Debug, serde::Serialize)]
 pub(super) struct FileReport<'a> {
+    #[serde(serialize_with = "lossy_path")]
     pub input: &'a Path,
+    #[serde(serialize_with = "lossy_path")]
     pub output: &'a Path,
     #[serde(flatten)]
     pub outcome: &'a Outcome,
+}
+
+/// A path in JSON: its bytes that are not UTF-8 become U+FFFD (JSON holds only text).
+pub(super) fn lossy_path<S: serde::Serializer>(
+    path: &Path,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&path.to_string_lossy())
 }
 
 /// Counts per outcome, with the frames and time of the finished files.
@@ -220,11 +230,17 @@ pub fn run(
         out_dir.is_some() && root.canonicalize().ok() == out_dir
     })?;
     batch::check_outputs_are_not_inputs(&jobs)?;
-    let report = args
-        .report
-        .as_deref()
-        .map(ReportTarget::check)
-        .transpose()?;
+    let report = match args.report.as_deref() {
+        Some(path) => {
+            let mut owned = files_read(args, record);
+            for j in &jobs {
+                owned.push((j.input.clone(), "an input"));
+                owned.push((j.output.clone(), "an output of this run"));
+            }
+            Some(ReportTarget::check(path, &owned)?)
+        }
+        None => None,
+    };
     let total = jobs.len();
     let mine = match shard {
         Some((s, source)) => {
@@ -249,8 +265,12 @@ pub fn run(
     // version is redone.
     let fingerprint = record.fingerprint();
     let mut other_settings = 0;
-    let split = batch::split_done(mine.clone(), args.overwrite, |out| {
-        if !looks_complete(out) {
+    let split = batch::split_done(mine.clone(), args.overwrite, |job| {
+        let out = job.output.as_path();
+        // Complete means whole too: an output cut short after it was finished is redone.
+        let expected =
+            || crate::decode::expected_seconds(&job.input, config.file.window, config.file.limit);
+        if !looks_complete(out) || !reaches_its_end(out, expected) {
             return false;
         }
         // An output another run's settings made is redone (unless --resume-any); one that does
@@ -334,7 +354,7 @@ pub fn run(
                 })
                 .collect(),
         };
-        target.write(&report)?;
+        target.write(&report, cancel)?;
     }
     if cancel.is_cancelled() {
         return Err(Error::Cancelled);
@@ -459,11 +479,12 @@ pub(super) enum ReportTarget {
 }
 
 impl ReportTarget {
-    /// Resolves and checks `path`: a folder, a missing folder or an unwritable one is refused.
+    /// Resolves and checks `path`: a folder, a missing folder, an unwritable one, or a file the
+    /// run reads or writes (`owned`: each with what it is, such as "an input") is refused.
     ///
     /// # Errors
     /// A usage error naming the path.
-    pub(super) fn check(path: &Path) -> Result<Self> {
+    pub(super) fn check(path: &Path, owned: &[(PathBuf, &str)]) -> Result<Self> {
         let bad = |m: String| Error::Usage(format!("--report {path:?}: {m}"));
         if path == Path::new("-") {
             return Ok(Self::Stdout);
@@ -480,6 +501,16 @@ impl ReportTarget {
                 Err(_) => path.to_path_buf(),
             },
         };
+        // The report never replaces a file the run reads or writes, whatever name reaches it.
+        if let Some((file, what)) = owned
+            .iter()
+            .find(|(f, _)| batch::same_file(path, f) || batch::same_file(&target, f))
+        {
+            return Err(bad(format!(
+                "is {what} ({}); the report would overwrite it, so give it another name",
+                file.display()
+            )));
+        }
         let folder = target
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
@@ -494,7 +525,10 @@ impl ReportTarget {
         Ok(Self::File(target))
     }
 
-    pub(super) fn write(&self, report: &Report<'_>) -> Result<()> {
+    /// Writes the report. A FIFO is given [`READER_WAIT`] for a reader to come, and no wait
+    /// once Ctrl-C or SIGTERM fired ([`Error::Cancelled`]): a reader that is there takes it
+    /// at once.
+    pub(super) fn write(&self, report: &Report<'_>, cancel: &Cancel) -> Result<()> {
         let path = match self {
             Self::Stdout => Path::new("-"),
             Self::Stream(p) | Self::File(p) => p.as_path(),
@@ -511,11 +545,15 @@ impl ReportTarget {
                     .and_then(|()| out.flush())
                     .map_err(|e| err(&e))
             }
-            Self::Stream(p) => std::fs::OpenOptions::new()
-                .write(true)
-                .open(p)
-                .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
-                .map_err(|e| err(&e)),
+            Self::Stream(p) => {
+                let mut f = match open_stream(p, cancel) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                        return Err(Error::Cancelled);
+                    }
+                    other => other.map_err(|e| err(&e))?,
+                };
+                std::io::Write::write_all(&mut f, text.as_bytes()).map_err(|e| err(&e))
+            }
             Self::File(p) => {
                 let temp = partial_path(p);
                 let written = std::fs::write(&temp, &text).and_then(|()| std::fs::rename(&temp, p));
@@ -524,6 +562,50 @@ impl ReportTarget {
                 }
                 written.map_err(|e| err(&e))
             }
+        }
+    }
+}
+
+/// How long a FIFO named by `--report` is given for a reader to open it.
+pub(super) const READER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Opens a FIFO or device for writing without hanging: a FIFO nobody reads is waited for at
+/// most [`READER_WAIT`], and no longer once `cancel` fires.
+fn open_stream(path: &Path, cancel: &Cancel) -> std::io::Result<std::fs::File> {
+    use std::os::fd::AsRawFd as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let deadline = Instant::now() + READER_WAIT;
+    loop {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+        {
+            Ok(f) => {
+                // Non-blocking only to open: the writes wait for the reader as usual.
+                // SAFETY: fcntl on a descriptor this function owns.
+                unsafe {
+                    let flags = libc::fcntl(f.as_raw_fd(), libc::F_GETFL);
+                    if flags >= 0 {
+                        libc::fcntl(f.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
+                    }
+                }
+                return Ok(f);
+            }
+            // A FIFO without a reader.
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                if cancel.is_cancelled() {
+                    return Err(std::io::ErrorKind::Interrupted.into());
+                }
+                if Instant::now() >= deadline {
+                    return Err(std::io::Error::other(format!(
+                        "nothing read the FIFO for {} s",
+                        READER_WAIT.as_secs()
+                    )));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(e),
         }
     }
 }

@@ -136,6 +136,34 @@ pub(super) fn run_record(args: &Args, mode: Mode) -> Result<record::Record> {
     record::Record::new(args, mode, model.as_ref().map(|(p, pr)| (p.as_path(), *pr)))
 }
 
+/// The files a run reads besides its inputs, each with what it is: the model as named and the
+/// file that runs (after `--precision`), the style image, the style predictor, the loss network.
+/// Nothing the run writes may replace them.
+pub(super) fn files_read(args: &Args, record: &record::Record) -> Vec<(PathBuf, &'static str)> {
+    let mut files = Vec::new();
+    if let Some(model) = args.model.as_deref() {
+        files.push((
+            crate::locate::model(model).unwrap_or_else(|_| model.to_path_buf()),
+            "the model",
+        ));
+    }
+    if let Some(model) = &record.model {
+        files.push((model.clone(), "the model"));
+    }
+    if let Some(style) = &args.optimize.style {
+        files.push((style.clone(), "the style image"));
+    }
+    if let Some(predictor) = &args.style_predictor {
+        files.push((predictor.clone(), "the style predictor"));
+    }
+    if record.mode == "optimize"
+        && let Ok(net) = super::optimize::loss_net(args.optimize.loss_net.as_deref())
+    {
+        files.push((net, "the loss network"));
+    }
+    files
+}
+
 /// The file of `model` in the precision asked for, and that precision's name. `auto` takes the
 /// int8 sibling on the CPU when it exists (it runs about twice as fast there, at ≥ 40 dB of the
 /// float32 output; `benches/README.md`), and the model as given otherwise; a model named in a

@@ -42,7 +42,7 @@ use crate::stylize::styles::StyleChoice;
 pub use args::{Args, Color, Precision};
 pub use load::RunInfo;
 use load::{
-    feedforward_options, load_stylizer, load_stylizers, model_in_precision, model_path,
+    feedforward_options, files_read, load_stylizer, load_stylizers, model_in_precision, model_path,
     physical_cores, run_record,
 };
 pub use optimize::{Mode, OptimizeArgs};
@@ -51,20 +51,46 @@ pub use crate::job::{Job, stylize_file};
 
 /// The default output name for a single input: `name_styled.ext` beside it.
 pub fn default_output(input: &Path) -> PathBuf {
-    let stem = input
+    // The name as it is, bytes that are not UTF-8 included.
+    let mut name = input
         .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let ext = input
-        .extension()
-        .map(|e| e.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "mp4".into());
-    input.with_file_name(format!("{stem}_styled.{ext}"))
+        .map_or_else(|| "out".into(), std::ffi::OsStr::to_os_string);
+    name.push("_styled.");
+    name.push(input.extension().unwrap_or("mp4".as_ref()));
+    input.with_file_name(name)
 }
 
 /// Refuses an output that would damage something: the input itself, or an existing file
 /// without `-y`.
 pub fn check_output(job: &Job, overwrite: bool) -> Result<()> {
+    if job.output == Path::new("-") {
+        return Err(Error::output(
+            &job.output,
+            "vstyle writes files, not standard output; give a file name such as out.mp4",
+        ));
+    }
+    if job.output.extension().is_none()
+        && job
+            .output
+            .file_name()
+            .is_some_and(|n| n.as_encoded_bytes().starts_with(b"."))
+    {
+        return Err(Error::output(
+            &job.output,
+            "is only an extension; give a name such as out.mp4",
+        ));
+    }
+    // What is there already, the link itself when it is one (a dangling link included).
+    let there = std::fs::symlink_metadata(&job.output).ok();
+    if let Ok(m) = std::fs::metadata(&job.output)
+        && !m.is_file()
+        && !m.is_dir()
+    {
+        return Err(Error::output(
+            &job.output,
+            "is a device or a FIFO, not a file; give a file name such as out.mp4",
+        ));
+    }
     let same = match (job.input.canonicalize(), job.output.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
@@ -90,7 +116,7 @@ pub fn check_output(job: &Job, overwrite: bool) -> Result<()> {
         ));
     }
     crate::encode::check_container(&job.output)?;
-    if job.output.exists() && !overwrite {
+    if there.is_some() && !overwrite {
         return Err(Error::output(
             &job.output,
             "already exists (use -y to overwrite)",
@@ -198,10 +224,27 @@ fn init_logging(args: &Args) {
                 .unwrap_or_else(|_| filter.into()),
         )
         .with_ansi(ansi)
-        .with_writer(std::io::stderr)
+        .with_writer(|| LogWriter)
         .with_target(false)
         .without_time()
         .try_init();
+}
+
+/// Standard error for the log. A closed or broken stderr (`vstyle -v … 2>&1 | head -1`) loses
+/// the line and never stops the work: the log's own fallback on a failed write prints to
+/// stderr again, which panics there, inside ONNX Runtime's callbacks an abort.
+struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().lock().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().lock().flush();
+        Ok(())
+    }
 }
 
 /// The first Ctrl-C fires `cancel`: the run drains and removes its unfinished output. The
@@ -297,15 +340,21 @@ pub fn run(args: &Args, cancel: &Cancel) -> Result<()> {
         }
     };
     check_output(&job, args.overwrite)?;
-    let report = args
-        .report
-        .as_deref()
-        .map(batch::ReportTarget::check)
-        .transpose()?;
+    // A killed run's temporary file is never a finished file.
+    crate::output::remove_stale_partials(&job.output);
     let started_at = record::now_utc();
     // Open the input first: a bad input is reported before the (slower) model load.
     Source::open(&job.input)?;
     let record = run_record(args, mode)?;
+    let report = match args.report.as_deref() {
+        Some(path) => {
+            let mut owned = files_read(args, &record);
+            owned.push((job.input.clone(), "the input"));
+            owned.push((job.output.clone(), "the output"));
+            Some(batch::ReportTarget::check(path, &owned)?)
+        }
+        None => None,
+    };
     let mut run_info = None;
     let (mut stylizers, provider) = match mode {
         Mode::Feedforward => {
@@ -356,21 +405,24 @@ pub fn run(args: &Args, cancel: &Cancel) -> Result<()> {
         };
         let seconds = result.as_ref().map_or(0.0, |s| s.seconds);
         let summary = batch::Summary::of([&outcome], seconds);
-        target.write(&batch::Report {
-            schema: batch::REPORT_SCHEMA,
-            vstyle: env!("CARGO_PKG_VERSION"),
-            started: started_at,
-            finished: record::now_utc(),
-            settings: &record,
-            run: run_info.as_ref(),
-            shard: None,
-            summary: &summary,
-            files: vec![batch::FileReport {
-                input: &job.input,
-                output: &job.output,
-                outcome: &outcome,
-            }],
-        })?;
+        target.write(
+            &batch::Report {
+                schema: batch::REPORT_SCHEMA,
+                vstyle: env!("CARGO_PKG_VERSION"),
+                started: started_at,
+                finished: record::now_utc(),
+                settings: &record,
+                run: run_info.as_ref(),
+                shard: None,
+                summary: &summary,
+                files: vec![batch::FileReport {
+                    input: &job.input,
+                    output: &job.output,
+                    outcome: &outcome,
+                }],
+            },
+            cancel,
+        )?;
     }
     let stats = result?;
     for w in &stats.warnings {
@@ -441,14 +493,17 @@ fn preview(args: &Args, config: &config::Config, cancel: &Cancel) -> Result<()> 
     let env = runtime::environment(args.ort_lib.as_deref())?;
     let (model, precision) =
         model_in_precision(&model_path(args)?, args.precision, env, args.device)?;
-    let mut style = config.style.clone();
-    if args.sheet.is_some() && style == StyleRequest::None {
-        // The sheet paints every style; the first one only gets the network loaded.
-        style = StyleRequest::Choice(StyleChoice::One("0".into()));
-    }
     let threads = args.threads.unwrap_or_else(physical_cores);
-    let (mut network, provider) =
-        FeedForward::load(&model, &feedforward_options(args, threads, style.clone()))?;
+    let load =
+        |style: StyleRequest| FeedForward::load(&model, &feedforward_options(args, threads, style));
+    let (mut network, provider) = match load(config.style.clone()) {
+        // The sheet paints every style: a multi-style network, which wants one chosen to load,
+        // is loaded with its first (a single-style one loaded as it is).
+        Err(first) if args.sheet.is_some() && config.style == StyleRequest::None => {
+            load(StyleRequest::Choice(StyleChoice::One("0".into()))).map_err(|_| first)?
+        }
+        loaded => loaded?,
+    };
     let started = Instant::now();
     let shown = if args.sheet.is_some() {
         let side = args.max_side.unwrap_or(crate::preview::SHEET_TILE);

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 pub struct Record {
     pub mode: &'static str,
     /// The model file that runs (after `--precision`), and its SHA-256.
+    #[serde(serialize_with = "lossy_model_path")]
     pub model: Option<PathBuf>,
     pub model_sha256: Option<String>,
     pub precision: Option<&'static str>,
@@ -30,13 +31,42 @@ pub struct Record {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub temporal_motion: Option<&'static str>,
     pub value_range: Option<String>,
+    /// The part of the input that is read: `--limit` frames, `--start` and `--duration`
+    /// seconds. These and the settings below that are left out when unset keep the
+    /// fingerprints of outputs made before they were recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration: Option<f64>,
+    /// `--style-predictor`'s SHA-256, when one is named (else the model's metadata names it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub style_predictor_sha256: Option<String>,
+    /// `-an`, `-sn`: the audio or the subtitles left out.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub no_audio: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub no_subtitles: bool,
     pub codec: Option<String>,
     pub crf: Option<u32>,
     pub preset: Option<String>,
     pub pix_fmt: Option<String>,
     pub encoder_opts: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bitrate: Option<u64>,
     /// Optimisation mode's flags, as given.
     pub optimize: Option<String>,
+}
+
+fn lossy_model_path<S: serde::Serializer>(
+    path: &Option<PathBuf>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match path {
+        Some(p) => super::batch::lossy_path(p, s),
+        None => s.serialize_none(),
+    }
 }
 
 /// The SHA-256 of a file, in hex.
@@ -110,11 +140,23 @@ impl Record {
                 && args.temporal_motion == crate::temporal::MotionSource::Decoder)
                 .then_some("decoder"),
             value_range: args.value_range.map(|r| format!("{r:?}")),
+            limit: args.limit,
+            // Starting at 0 is reading from the start.
+            start: args.start.filter(|&s| s > 0.0),
+            duration: args.duration,
+            style_predictor_sha256: args
+                .style_predictor
+                .as_deref()
+                .map(sha256_file)
+                .transpose()?,
+            no_audio: args.no_audio,
+            no_subtitles: args.no_subtitles,
             codec: args.codec.clone(),
             crf: args.crf,
             preset: args.preset.clone(),
             pix_fmt: args.pix_fmt.clone(),
             encoder_opts: args.encoder_opt.clone(),
+            bitrate: args.bitrate,
             optimize: (mode == Mode::Optimize).then(|| format!("{:?}", args.optimize)),
         })
     }
@@ -140,12 +182,36 @@ impl Record {
 /// How the tag starts, so other comments are told apart.
 pub const TAG_PREFIX: &str = "vstyle settings ";
 
-/// The fingerprint an existing output was made with, when it says.
+/// The fingerprint an existing output was made with, when it says: in the container's
+/// comment, the video stream's (Ogg) or the program's provider (MPEG-TS). MPEG-PS and MXF carry
+/// none.
 pub fn fingerprint_of(output: &Path) -> Option<String> {
     crate::init_ffmpeg();
-    let input = ffmpeg_next::format::input(output).ok()?;
-    let comment = input.metadata().get("comment")?.to_string();
-    comment.strip_prefix(TAG_PREFIX).map(str::to_string)
+    let input = crate::decode::open_input(output).ok()?;
+    let ours = |text: &str| text.strip_prefix(TAG_PREFIX).map(str::to_string);
+    if let Some(f) = input.metadata().get("comment").and_then(ours) {
+        return Some(f);
+    }
+    if let Some(f) = input
+        .streams()
+        .best(ffmpeg_next::media::Type::Video)
+        .and_then(|s| s.metadata().get("comment").and_then(ours))
+    {
+        return Some(f);
+    }
+    // SAFETY: reads the programs of an open format context; each dictionary is only borrowed
+    // while `input` lives.
+    unsafe {
+        let ctx = input.as_ptr();
+        for i in 0..(*ctx).nb_programs as usize {
+            let program = *(*ctx).programs.add(i);
+            let meta = ffmpeg_next::DictionaryRef::wrap((*program).metadata);
+            if let Some(f) = meta.get("service_provider").and_then(ours) {
+                return Some(f);
+            }
+        }
+    }
+    None
 }
 
 /// The time now as RFC 3339 UTC (`2026-11-30T06:20:00Z`).

@@ -168,6 +168,11 @@ impl AudioTranscoder {
         }
         let mut decoded = frame::Audio::empty();
         while self.decoder.receive_frame(&mut decoded).is_ok() {
+            // A stream that names no channel layout (PCM in AVI or Matroska) has the usual one
+            // for its channel count, which the resampler is set up with.
+            if decoded.channel_layout().bits() == 0 {
+                decoded.set_channel_layout(ChannelLayout::default(i32::from(decoded.channels())));
+            }
             if self.next_pts.is_none() {
                 let rate = i64::from(self.encoder.rate());
                 let start = decoded.timestamp().unwrap_or(0);

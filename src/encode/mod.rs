@@ -60,6 +60,36 @@ pub fn is_image_path(path: &Path) -> bool {
     )
 }
 
+/// Creates `path` and its muxer (chosen by the extension), as `ffmpeg_next::format::output`
+/// does, for any file name.
+fn open_output(path: &Path) -> std::result::Result<ffmpeg::format::context::Output, ffmpeg::Error> {
+    let name = crate::decode::c_path(path)?;
+    // SAFETY: the same calls as ffmpeg_next::format::output, with the name's own bytes; the
+    // context is freed on failure and owned by the returned value on success.
+    unsafe {
+        let mut ps = std::ptr::null_mut();
+        match ffmpeg::ffi::avformat_alloc_output_context2(
+            &mut ps,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            name.as_ptr(),
+        ) {
+            0 => match ffmpeg::ffi::avio_open(
+                &mut (*ps).pb,
+                name.as_ptr(),
+                ffmpeg::ffi::AVIO_FLAG_WRITE,
+            ) {
+                0 => Ok(ffmpeg::format::context::Output::wrap(ps)),
+                e => {
+                    ffmpeg::ffi::avformat_free_context(ps);
+                    Err(ffmpeg::Error::from(e))
+                }
+            },
+            e => Err(ffmpeg::Error::from(e)),
+        }
+    }
+}
+
 /// An output being written.
 pub struct Sink {
     final_path: PathBuf,
@@ -112,7 +142,7 @@ impl Sink {
         crate::init_ffmpeg();
         let temp_path = partial_path(output);
         let err = |m: String| Error::output(output, m);
-        let mut octx = ffmpeg::format::output(&temp_path).map_err(|e| {
+        let mut octx = open_output(&temp_path).map_err(|e| {
             if output
                 .parent()
                 .is_some_and(|d| !d.as_os_str().is_empty() && !d.is_dir())
@@ -126,6 +156,26 @@ impl Sink {
         // From here on, dropping `guard` removes the temporary file if anything fails.
         let guard = PartialGuard(temp_path.clone());
         let is_image = is_image_path(output);
+        // A turn the container cannot state is applied to the frames instead.
+        let info = &if !info.quarter_turns.is_multiple_of(4)
+            && !carries_rotation(octx.format().name())
+        {
+            tracing::warn!(
+                "{}: this container cannot say the video is turned {} degrees; writing the frames upright",
+                output.display(),
+                info.quarter_turns % 4 * 90
+            );
+            let (width, height) = info.upright_size();
+            VideoInfo {
+                width,
+                height,
+                quarter_turns: 0,
+                display_matrix: None,
+                ..info.clone()
+            }
+        } else {
+            info.clone()
+        };
 
         let codec = match &opts.codec {
             Some(name) => encoder::find_by_name(name)
@@ -249,6 +299,13 @@ impl Sink {
             dict.set(k, v);
         }
         let encoder = ctx.open_as_with(codec, dict).map_err(|e| {
+            let rate = info.frame_rate;
+            if matches!(name, "mpeg1video" | "mpeg2video") && !mpeg_takes_rate(rate) {
+                return err(format!(
+                    "MPEG-1/2 video takes only 23.976, 24, 25, 29.97, 30, 50, 59.94 or 60 frames a second, and the input has {:.3}; write .mp4, .mkv or .ts instead",
+                    f64::from(rate.numerator()) / f64::from(rate.denominator().max(1))
+                ));
+            }
             err(format!(
                 "cannot open encoder {name} ({e}); check --codec/--crf/--preset/--pix-fmt"
             ))
@@ -281,7 +338,7 @@ impl Sink {
         if !is_image {
             for (index, params, tb) in copy {
                 let id = params.id();
-                let supported = container_takes(&octx, id);
+                let supported = container_takes(&octx, id) && muxer_accepts(&octx, params);
                 if !supported && params.medium() == ffmpeg::media::Type::Subtitle {
                     match SubtitleTranscoder::new(&mut octx, output, params, *tb)? {
                         Some(t) => {
@@ -341,7 +398,17 @@ impl Sink {
         if let Some(c) = &opts.comment {
             let mut meta = ffmpeg::Dictionary::new();
             meta.set("comment", c);
+            // MPEG-TS has no comment: its program's provider is the one text it carries.
+            if octx.format().name() == "mpegts" {
+                meta.set("service_provider", c);
+            }
             octx.set_metadata(meta);
+            // Ogg keeps comments per stream only.
+            if let Some(mut st) = octx.stream_mut(video_out) {
+                let mut meta = ffmpeg::Dictionary::new();
+                meta.set("comment", c);
+                st.set_metadata(meta);
+            }
         }
         octx.write_header_with(header)
             .map_err(|e| err(format!("cannot write header ({e})")))?;
@@ -488,8 +555,7 @@ impl Sink {
         p.packet.rescale_ts(in_tb, out_tb);
         p.packet.set_stream(out);
         p.packet.set_position(-1);
-        p.packet
-            .write_interleaved(&mut self.octx)
+        write_packet(&mut self.octx, &mut p.packet)
             .map_err(|e| Error::output(&self.final_path, format!("write error ({e})")))
     }
 
@@ -506,8 +572,7 @@ impl Sink {
             .time_base();
         for mut packet in packets {
             packet.rescale_ts(tb, out_tb);
-            packet
-                .write_interleaved(&mut self.octx)
+            write_packet(&mut self.octx, &mut packet)
                 .map_err(|e| Error::output(&self.final_path, format!("write error ({e})")))?;
         }
         Ok(())
@@ -534,7 +599,7 @@ impl Sink {
                     }
                     packet.rescale_ts(self.encoder_tb, out_tb);
                     packet.set_stream(self.video_out);
-                    packet.write_interleaved(&mut self.octx).map_err(|e| {
+                    write_packet(&mut self.octx, &mut packet).map_err(|e| {
                         Error::output(&self.final_path, format!("write error ({e})"))
                     })?;
                 }
@@ -637,6 +702,89 @@ pub(crate) fn container_takes(octx: &ffmpeg::format::context::Output, id: codec:
         ),
         _ => true,
     }
+}
+
+/// Hands `packet` to the muxer's interleaving. Unlike ffmpeg-next's `write_interleaved`, an
+/// empty packet is written too: libtheora encodes a frame equal to the one before as an empty
+/// packet, which Ogg stores to keep the frame (ffmpeg-next refuses it as invalid data).
+fn write_packet(
+    octx: &mut ffmpeg::format::context::Output,
+    packet: &mut ffmpeg::Packet,
+) -> std::result::Result<(), ffmpeg::Error> {
+    use ffmpeg::packet::Mut as _;
+    // SAFETY: a valid muxer context and packet; the muxer takes the packet's reference and
+    // leaves it blank, as av_interleaved_write_frame does for ffmpeg-next's own call.
+    match unsafe { ffmpeg::ffi::av_interleaved_write_frame(octx.as_mut_ptr(), packet.as_mut_ptr()) }
+    {
+        0 => Ok(()),
+        e => Err(ffmpeg::Error::from(e)),
+    }
+}
+
+/// True when `octx`'s muxer sets up a stream of `params` as it is: a trial muxer of the same
+/// format, writing nothing, is initialised with it. Some muxers list a codec they refuse when
+/// the header is written (FLAC in MP4 is "experimental", FLAC and Opus in MOV have no tag).
+fn muxer_accepts(octx: &ffmpeg::format::context::Output, params: &codec::Parameters) -> bool {
+    use ffmpeg::ffi;
+    // SAFETY: a context of our own, freed before returning; `params` is only read.
+    unsafe {
+        let mut trial = std::ptr::null_mut();
+        if ffi::avformat_alloc_output_context2(
+            &mut trial,
+            (*octx.as_ptr()).oformat.cast_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        ) < 0
+            || trial.is_null()
+        {
+            // Cannot tell: the muxer's list decides.
+            return true;
+        }
+        // Muxers may look at their output while they set up: a buffer in memory.
+        if ffi::avio_open_dyn_buf(&mut (*trial).pb) < 0 {
+            ffi::avformat_free_context(trial);
+            return true;
+        }
+        let st = ffi::avformat_new_stream(trial, std::ptr::null());
+        let ok = !st.is_null()
+            && ffi::avcodec_parameters_copy((*st).codecpar, params.as_ptr()) >= 0
+            && {
+                (*(*st).codecpar).codec_tag = 0;
+                ffi::avformat_init_output(trial, std::ptr::null_mut()) >= 0
+            };
+        let mut buf = std::ptr::null_mut();
+        ffi::avio_close_dyn_buf((*trial).pb, &mut buf);
+        ffi::av_free(buf.cast());
+        (*trial).pb = std::ptr::null_mut();
+        ffi::avformat_free_context(trial);
+        ok
+    }
+}
+
+/// True when MPEG-1/2 video can state `rate` (its table of rates, as the encoder checks it).
+fn mpeg_takes_rate(rate: Rational) -> bool {
+    let r = rate.reduce();
+    [
+        (24_000, 1001),
+        (24, 1),
+        (25, 1),
+        (30_000, 1001),
+        (30, 1),
+        (50, 1),
+        (60_000, 1001),
+        (60, 1),
+    ]
+    .contains(&(r.numerator(), r.denominator()))
+}
+
+/// True for muxers that store a display matrix, so a turned video can be written as it is
+/// stored and played upright (the MP4 family). Others (Matroska, WebM, MPEG-TS, AVI, …) get
+/// upright frames.
+fn carries_rotation(muxer: &str) -> bool {
+    matches!(
+        muxer,
+        "mp4" | "mov" | "3gp" | "3g2" | "ipod" | "ismv" | "psp" | "f4v"
+    )
 }
 
 /// True for encoders and containers that count frames rather than keep timestamps: they take
@@ -756,6 +904,14 @@ pub fn check_container(output: &Path) -> Result<()> {
     // SAFETY: av_guess_format takes NUL-terminated strings (or null) and returns a static entry.
     let format =
         unsafe { ffmpeg::ffi::av_guess_format(std::ptr::null(), name.as_ptr(), std::ptr::null()) };
+    // SAFETY: a static muxer entry, checked for null; its name is a static C string.
+    if !format.is_null() && unsafe { std::ffi::CStr::from_ptr((*format).name) }.to_bytes() == b"gif"
+    {
+        return Err(Error::output(
+            output,
+            "GIF output is not supported; write a video (.mp4, .webm) or a picture (.png)",
+        ));
+    }
     if format.is_null() {
         let ext = output
             .extension()

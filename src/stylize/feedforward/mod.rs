@@ -41,6 +41,10 @@ use tiled::{Feeds, TiledRunner};
 
 /// Dynamic-size networks need sizes that survive two stride-2 convolutions and two upsamplings.
 const SIZE_MULTIPLE: usize = 4;
+/// Frames smaller than this a side are mirrored up to it for the network (and cut back after):
+/// the networks' reflection padding needs a few pixels more than it pads, and the load's trial
+/// run proves this size works.
+const MIN_SIDE: usize = 16;
 
 /// Which style a style-conditioned network should paint.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -412,7 +416,10 @@ impl FeedForward {
 
     /// Runs the model once on a small grey picture so a broken model fails before any frame.
     fn trial_run(&mut self) -> Result<()> {
-        let (w, h) = self.contract.fixed_size.unwrap_or((16, 16));
+        let (w, h) = self
+            .contract
+            .fixed_size
+            .unwrap_or((MIN_SIDE as u32, MIN_SIDE as u32));
         let mut f = Frame::blank(0, w, h);
         f.rgb.fill(128);
         self.run(std::slice::from_mut(&mut f)).map_err(|e| match e {
@@ -425,7 +432,10 @@ impl FeedForward {
         let (w, h) = (frames[0].width as usize, frames[0].height as usize);
         let (pw, ph) = match self.contract.fixed_size {
             Some((fw, fh)) => (fw as usize, fh as usize),
-            None => (round_up(w, SIZE_MULTIPLE), round_up(h, SIZE_MULTIPLE)),
+            None => (
+                round_up(w.max(MIN_SIDE), SIZE_MULTIPLE),
+                round_up(h.max(MIN_SIDE), SIZE_MULTIPLE),
+            ),
         };
         if w > pw || h > ph {
             return Err(Error::Other(format!(
