@@ -148,6 +148,32 @@ pub fn session_from_memory(
     Ok((session, provider))
 }
 
+/// As [`session_from_memory`], for a model run on inputs of many sizes (the tiles of a frame):
+/// without ONNX Runtime's per-shape memory patterns, which keep a plan (and its memory) for every
+/// shape seen. The arena stays: without it every call faults fresh pages in and runs up to 2x
+/// slower. Measured on a 4K frame in tiles of three sizes (int8): 0.88 GB peak instead of 1.28 GB,
+/// at the same speed.
+///
+/// # Errors
+/// As [`session`].
+pub fn session_for_varying_sizes(
+    env: &Environment,
+    name: &Path,
+    model: &[u8],
+    opts: &SessionOptions,
+) -> Result<(Session, &'static str)> {
+    let (builder, provider) = builder(env, name, opts)?;
+    let session = builder
+        .with_memory_pattern(false)
+        .map_err(|e| {
+            let e: ort::Error = e.into();
+            Error::model(name, e.message())
+        })?
+        .commit_from_memory(model)
+        .map_err(|e| Error::model(name, e.message()))?;
+    Ok((session, provider))
+}
+
 /// The execution provider a session on `device` would get ("CPU" or "CUDA"), without a model:
 /// for choices that depend on it (the model's precision).
 ///

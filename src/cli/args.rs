@@ -228,8 +228,9 @@ pub struct Args {
     #[arg(long, value_name = "auto|off|PIXELS", default_value = "auto", value_parser = TileMode::parse, help_heading = "Performance")]
     pub tile: TileMode,
 
-    /// Memory budget of one network call (2G, 512M) that decides when frames run in tiles and
-    /// how large [default: a quarter of the available memory, shared by the workers, at most 1G].
+    /// Memory budget for a frame and its network calls (2G, 512M) that decides when frames run
+    /// in tiles and how large [default: a quarter of the available memory, shared by the
+    /// workers, at most 1.5G].
     #[arg(long, value_name = "SIZE", value_parser = crate::stylize::feedforward::tiled::parse_memory, help_heading = "Performance")]
     pub max_memory: Option<u64>,
 

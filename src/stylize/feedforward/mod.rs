@@ -120,8 +120,8 @@ struct Tiling {
     budget: u64,
     /// The derived graphs, or why this network cannot run in tiles.
     graphs: std::result::Result<TileGraphs, String>,
-    /// Estimated working memory per pixel of a whole-frame call.
-    bytes_per_pixel: f64,
+    /// Estimated memory per pixel, whole and in tiles.
+    memory: tiled::MemoryModel,
     /// The tile sessions, made for the first frame that needs them.
     runner: Option<TiledRunner>,
     session: SessionOptions,
@@ -130,10 +130,6 @@ struct Tiling {
     /// The frame size the notes were last given for.
     noted: Option<(u32, u32)>,
 }
-
-/// Working memory per pixel assumed for a network whose graph could not be read (that of
-/// scream.onnx in float32, measured).
-const FALLBACK_BYTES_PER_PIXEL: f64 = 830.0;
 
 impl Tiling {
     fn new(path: &Path, contract: &Contract, opts: &FeedForwardOptions) -> Result<Self> {
@@ -146,9 +142,7 @@ impl Tiling {
                 .map_err(|e| e.to_string())
                 .and_then(|bytes| tile_graphs::derive(&bytes, &contract.input))
         };
-        let bytes_per_pixel = graphs
-            .as_ref()
-            .map_or(FALLBACK_BYTES_PER_PIXEL, tiled::bytes_per_pixel);
+        let memory = tiled::MemoryModel::of(graphs.as_ref().ok());
         let budget = opts
             .tiles
             .max_memory
@@ -178,10 +172,10 @@ impl Tiling {
         let side = opts.tiles.thumbnail;
         let thumb = tiled::thumbnail_pixels(side, side, side);
         if let (TileMode::Auto, Ok(g)) = (opts.tiles.mode, &graphs)
-            && tiled::core_for_budget(budget, thumb, bytes_per_pixel, g.margin, g.align).is_none()
+            && tiled::core_for_budget(budget, thumb, memory.tile, g.margin, g.align).is_none()
         {
             let tile = (3 * g.margin.max(g.align)) as f64;
-            let least = (thumb as f64 + tile * tile) * bytes_per_pixel;
+            let least = (thumb as f64 + tile * tile) * memory.tile;
             return Err(usage(
                 path,
                 format!(
@@ -195,7 +189,7 @@ impl Tiling {
             options: opts.tiles,
             budget,
             graphs,
-            bytes_per_pixel,
+            memory,
             runner: None,
             session: opts.session.clone(),
             notes: Vec::new(),
@@ -209,7 +203,9 @@ impl Tiling {
             round_up(width as usize, SIZE_MULTIPLE),
             round_up(height as usize, SIZE_MULTIPLE),
         );
-        let whole = self.bytes_per_pixel * (pw * ph) as f64;
+        let pixels = (pw * ph) as f64;
+        let frame = tiled::FRAME_BYTES_PER_PIXEL * pixels;
+        let whole = self.memory.whole * pixels + frame;
         match (self.options.mode, &self.graphs) {
             (TileMode::Off, _) => None,
             (TileMode::Size(n), Ok(_)) => (pw * ph > (n as usize).pow(2)).then_some(n),
@@ -217,23 +213,26 @@ impl Tiling {
             (TileMode::Auto, _) if whole <= self.budget as f64 => None,
             (TileMode::Auto, Ok(g)) => {
                 let thumb = tiled::thumbnail_pixels(width, height, self.options.thumbnail);
+                // What the frame's buffers leave; at the least, tiles of four margins a side.
+                let least = 4 * g.margin.max(g.align);
                 let core = tiled::core_for_budget(
-                    self.budget,
+                    (self.budget as f64 - frame).max(0.0) as u64,
                     thumb,
-                    self.bytes_per_pixel,
+                    self.memory.tile,
                     g.margin,
                     g.align,
-                );
+                )
+                .map_or(least, |c| c.max(least));
                 if self.noted != Some((width, height)) {
                     self.noted = Some((width, height));
                     tracing::info!(
                         "{width}x{height} frames need about {} MiB whole, over the {} MiB budget: tiles of {} px",
                         whole as u64 >> 20,
                         self.budget >> 20,
-                        core.unwrap_or(0)
+                        core
                     );
                 }
-                core
+                Some(core)
             }
             (TileMode::Auto, Err(why)) => {
                 if self.noted != Some((width, height)) {

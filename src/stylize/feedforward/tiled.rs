@@ -88,12 +88,51 @@ pub fn parse_memory(s: &str) -> std::result::Result<u64, String> {
 const MIN_MEMORY: u64 = 64 << 20;
 
 /// Bytes of ONNX Runtime working memory per input pixel and per value that the network's widest
-/// tensor holds per input pixel (float32). Measured with scream.onnx, whose widest tensor is
-/// the 64-channel map upsampled to full resolution before its last upsampling conv: peak RSS
-/// grows by about 830 bytes per pixel from 1080p to 4K, 13 bytes per such value.
-const BYTES_PER_VALUE: f64 = 13.0;
-/// int8 networks keep about half as much (scream.int8.onnx: 450 bytes per pixel).
-const INT8_SHARE: f64 = 0.55;
+/// tensor holds per input pixel (float32), for a whole frame. Measured with scream.onnx, whose
+/// widest tensor is the 64-channel map upsampled to full resolution before its last conv: peak
+/// RSS grows by about 830 bytes per pixel from 1080p to 4K, 13 bytes per such value.
+const WHOLE_BYTES_PER_VALUE: f64 = 13.0;
+/// The same for the tile graph (no memory patterns, tiles of several sizes): 1,170 bytes per
+/// pixel of tile for scream.onnx (4K in tiles of 512 and of 1024, the difference of peak RSS).
+const TILE_BYTES_PER_VALUE: f64 = 18.0;
+/// int8 networks need this share of float32's: scream.int8.onnx 450 bytes per pixel whole,
+/// 460 in tiles.
+const WHOLE_INT8_SHARE: f64 = 0.54;
+const TILE_INT8_SHARE: f64 = 0.39;
+/// The frame's own buffers per pixel through decode, stylize and encode (the decoded picture,
+/// the RGB frame, the tiles' copy of the input, the encoder's picture): measured 735 MB for one
+/// 8K picture with a network of negligible memory.
+pub const FRAME_BYTES_PER_PIXEL: f64 = 24.0;
+/// Working memory per pixel assumed for a network whose graph could not be read (that of
+/// scream.onnx in float32, measured).
+const FALLBACK_BYTES_PER_PIXEL: f64 = 830.0;
+
+/// Estimated memory per input pixel of a network, whole and in tiles.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MemoryModel {
+    pub whole: f64,
+    pub tile: f64,
+}
+
+impl MemoryModel {
+    pub fn of(graphs: Option<&TileGraphs>) -> Self {
+        let Some(g) = graphs else {
+            return Self {
+                whole: FALLBACK_BYTES_PER_PIXEL,
+                tile: FALLBACK_BYTES_PER_PIXEL,
+            };
+        };
+        let (ws, ts) = if g.quantized {
+            (WHOLE_INT8_SHARE, TILE_INT8_SHARE)
+        } else {
+            (1.0, 1.0)
+        };
+        Self {
+            whole: g.values_per_pixel * WHOLE_BYTES_PER_VALUE * ws,
+            tile: g.values_per_pixel * TILE_BYTES_PER_VALUE * ts,
+        }
+    }
+}
 
 /// The thumbnail's longer side: the statistics come from the frame scaled to this size.
 pub const DEFAULT_THUMBNAIL: u32 = 1024;
@@ -118,12 +157,12 @@ impl Default for TileOptions {
     }
 }
 
-/// The default memory budget of one network call: a quarter of the memory available now,
-/// shared by `sessions` sessions, and at most 1 GiB (larger tiles gain little: the margins
-/// are then a small share of each tile).
+/// The default memory budget of one session's frame and network calls: a quarter of the memory
+/// available now, shared by `sessions` sessions, and at most 1.5 GiB (a 1080p frame runs whole
+/// in int8 within it; larger tiles gain little: the margins are then a small share of each).
 pub fn default_budget(sessions: usize) -> u64 {
     let available = available_memory().unwrap_or(4 << 30);
-    (available / 4 / sessions.max(1) as u64).clamp(MIN_MEMORY, 1 << 30)
+    (available / 4 / sessions.max(1) as u64).clamp(MIN_MEMORY, 3 << 29)
 }
 
 /// `MemAvailable` of /proc/meminfo, in bytes.
@@ -132,12 +171,6 @@ fn available_memory() -> Option<u64> {
     let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
-}
-
-/// The estimated working memory per input pixel of a network.
-pub fn bytes_per_pixel(graphs: &TileGraphs) -> f64 {
-    let b = graphs.values_per_pixel * BYTES_PER_VALUE;
-    if graphs.quantized { b * INT8_SHARE } else { b }
 }
 
 /// One rectangle of the padded frame: `x0..x1` by `y0..y1`.
@@ -291,8 +324,8 @@ impl TiledRunner {
     /// A session that ONNX Runtime refuses.
     pub fn new(path: &Path, graphs: TileGraphs, opts: &SessionOptions) -> Result<Self> {
         let env = opts.environment()?;
-        let (stats, _) = runtime::session_from_memory(env, path, &graphs.stats, opts)?;
-        let (tile, _) = runtime::session_from_memory(env, path, &graphs.tile, opts)?;
+        let (stats, _) = runtime::session_for_varying_sizes(env, path, &graphs.stats, opts)?;
+        let (tile, _) = runtime::session_for_varying_sizes(env, path, &graphs.tile, opts)?;
         Ok(Self {
             graphs,
             stats,
