@@ -33,15 +33,18 @@ pub enum Precision {
 /// The README's main commands, shown at the end of `--help`.
 const EXAMPLES: &str = "\
 Examples:
+  vstyle --list-models                                     the models installed, by name
   vstyle input.mp4 -m scream -o out.mp4                    a video in The Scream's style, audio copied
-  vstyle input.mp4 -m paintings --style-name starry_night -o out.mp4
-  vstyle input.mp4 -m paintings --style-mix starry_night=0.7,great_wave=0.3 -o out.mp4
-  vstyle --sheet photo.jpg -m paintings -o sheet.png        every style of a model on one photo
+  vstyle input.mp4 --style painting.jpg -o out.mp4         any painting, one network pass a frame
+  vstyle input.mp4 --style a.jpg=0.7 --style b.jpg=0.3 -o out.mp4   a blend of two paintings
+  vstyle input.mp4 -m multistyle26 --style-name 19 -o out.mp4
+  vstyle input.mp4 -m multistyle26 --style-mix 3=0.7,12=0.3 -o out.mp4
+  vstyle --sheet photo.jpg -m multistyle26 -o sheet.png    every style of a model on one photo
   vstyle input.mp4 -m scream --preview 6 -o preview.png    six frames, input beside output
   vstyle input.mp4 -m scream --temporal -o out.mp4         strokes that stay on moving objects
   vstyle videos/ -m scream -o styled/ -r -j 2              a folder tree, resumable
-  vstyle photo.jpg --style painting.jpg -o out.png         optimisation mode (slow, any painting)
-  vstyle --list-styles paintings                           the styles a model holds";
+  vstyle photo.jpg --style painting.jpg --mode optimize -o out.png   optimisation (slow, closest)
+  vstyle --list-styles multistyle26                        the styles a model holds";
 
 /// Stylize videos and images with neural style transfer.
 #[derive(Debug, Parser)]
@@ -152,6 +155,15 @@ pub struct Args {
     /// Mix of a multi-style network's styles, NAME=WEIGHT,… (weights are normalised to sum 1).
     #[arg(long, value_name = "MIX", help_heading = "Style")]
     pub style_mix: Option<String>,
+
+    /// List the installed models (the names -m takes): kind, styles, architecture, precisions
+    /// and file; with --json as JSON. Then exit.
+    #[arg(long, help_heading = "Style")]
+    pub list_models: bool,
+
+    /// With --list-models: print JSON.
+    #[arg(long, requires = "list_models", help_heading = "Style")]
+    pub json: bool,
 
     /// Print the styles a model holds (names, paintings, credits) and exit.
     #[arg(long, value_name = "MODEL", help_heading = "Style")]

@@ -81,14 +81,19 @@ impl Config {
 
 /// The checks of a batch or single-file run.
 fn check_plan(args: &Args, mode: Mode, run: RunKind) -> Result<()> {
-    if args.inputs.is_empty() && args.optimize.style.is_none() && args.model.is_none() {
+    if args.inputs.is_empty() && args.optimize.style.is_empty() && args.model.is_none() {
         return Err(Error::Usage(
             "give an INPUT video, image or folder and a style (--model MODEL.onnx or --style IMAGE); see vstyle --help".into(),
         ));
     }
-    if mode == Mode::Feedforward && args.model.is_none() {
+    if mode == Mode::Feedforward && args.model.is_none() && args.optimize.style.is_empty() {
         return Err(Error::Usage(
-            "no style given: pass --model MODEL.onnx (or --style IMAGE to optimise)".into(),
+            "no style given: pass --model MODEL (vstyle --list-models lists them) or --style PAINTING.jpg".into(),
+        ));
+    }
+    if mode == Mode::Optimize && args.optimize.style.len() > 1 {
+        return Err(Error::Usage(
+            "--mode optimize takes one --style image; blends of several run through the arbitrary-style network (drop --mode optimize)".into(),
         ));
     }
     if run == RunKind::Batch {
@@ -137,7 +142,7 @@ fn check_plan(args: &Args, mode: Mode, run: RunKind) -> Result<()> {
     }
     let texture_only =
         mode == Mode::Optimize && args.optimize.content_weight() == 0.0 && args.inputs.is_empty();
-    if texture_only && args.optimize.style.is_none() {
+    if texture_only && args.optimize.style.is_empty() {
         return Err(Error::Usage(
             "a texture is made from a style image: pass --style IMAGE".into(),
         ));
@@ -153,15 +158,16 @@ fn check_plan(args: &Args, mode: Mode, run: RunKind) -> Result<()> {
 
 /// The style the arguments ask a feed-forward network for.
 pub(super) fn style_request(args: &Args) -> Result<StyleRequest> {
+    let images = optimize::style_images(&args.optimize.style)?;
     Ok(
-        match (&args.style_name, &args.style_mix, &args.optimize.style) {
-            (Some(name), None, None) => StyleRequest::Choice(StyleChoice::One(name.clone())),
-            (None, Some(mix), None) => StyleRequest::Choice(
+        match (&args.style_name, &args.style_mix, images.is_empty()) {
+            (Some(name), None, true) => StyleRequest::Choice(StyleChoice::One(name.clone())),
+            (None, Some(mix), true) => StyleRequest::Choice(
                 StyleChoice::parse_mix(mix)
                     .map_err(|m| Error::Usage(format!("--style-mix: {m}")))?,
             ),
-            (None, None, Some(image)) => StyleRequest::Image(image.clone()),
-            (None, None, None) => StyleRequest::None,
+            (None, None, false) => StyleRequest::Images(images),
+            (None, None, true) => StyleRequest::None,
             _ => {
                 return Err(Error::Usage(
                     "--style-name, --style-mix and --style IMAGE each choose the style; give one"

@@ -21,6 +21,7 @@ mod args;
 mod batch;
 mod config;
 mod load;
+mod models;
 mod optimize;
 mod record;
 mod render;
@@ -280,6 +281,11 @@ pub fn run(args: &Args, cancel: &Cancel) -> Result<()> {
         let _ = std::io::Write::write_all(&mut std::io::stdout(), listing.as_bytes());
         return Ok(());
     }
+    if args.list_models {
+        let listing = models::list(args.json, args.ort_lib.as_deref())?;
+        let _ = std::io::Write::write_all(&mut std::io::stdout(), listing.as_bytes());
+        return Ok(());
+    }
     if let Some(model) = &args.list_styles {
         let model = crate::locate::model(model)?;
         let listing = crate::stylize::feedforward::list_styles(
@@ -292,6 +298,11 @@ pub fn run(args: &Args, cancel: &Cancel) -> Result<()> {
     }
     let config = config::Config::from_args(args)?;
     let mode = config.mode;
+    if !args.quiet
+        && let Some(note) = optimize::route_note(args, mode)
+    {
+        say!("{note}");
+    }
     match config.run {
         config::RunKind::Preview => return preview(args, &config, cancel),
         config::RunKind::Batch => {
@@ -310,7 +321,8 @@ pub fn run(args: &Args, cancel: &Cancel) -> Result<()> {
         let style = args
             .optimize
             .style
-            .clone()
+            .first()
+            .cloned()
             .expect("a texture's style image was checked with the arguments");
         Job {
             output: args
@@ -451,7 +463,8 @@ pub fn run(args: &Args, cancel: &Cancel) -> Result<()> {
 
 /// `--sheet PHOTO` and `--preview N`: one PNG to look at before a long run.
 fn preview(args: &Args, config: &config::Config, cancel: &Cancel) -> Result<()> {
-    if config.mode != Mode::Feedforward || args.model.is_none() {
+    if config.mode != Mode::Feedforward || (args.model.is_none() && args.optimize.style.is_empty())
+    {
         return Err(Error::Usage(
             "--sheet and --preview show a feed-forward model's styles: pass --model MODEL".into(),
         ));

@@ -54,8 +54,9 @@ pub enum StyleRequest {
     None,
     /// A style or mix of a multi-style network (`--style-name`, `--style-mix`).
     Choice(StyleChoice),
-    /// A style image for an arbitrary-style network (`--style IMAGE`).
-    Image(PathBuf),
+    /// Style images for an arbitrary-style network (`--style IMAGE`, repeatable), each with
+    /// its weight: their style vectors are blended with the weights normalised to sum 1.
+    Images(Vec<(PathBuf, f32)>),
 }
 
 /// Options for loading a feed-forward model.
@@ -270,6 +271,41 @@ fn usage(path: &Path, message: impl std::fmt::Display) -> Error {
     Error::Usage(format!("model {path:?}: {message}"))
 }
 
+/// The style vector of the weighted `images` (weights normalised to sum 1; the vectors are
+/// blended linearly, as Ghiasi et al. interpolate styles), and its label: the image's name, or
+/// `a 0.70 + b 0.30`.
+fn blend_styles(
+    predictor: &Path,
+    images: &[(PathBuf, f32)],
+    shape: &[i64],
+    range: ValueRange,
+    session: &SessionOptions,
+) -> Result<(Vec<f32>, Option<String>)> {
+    let total: f32 = images.iter().map(|(_, w)| w).sum();
+    if !(total.is_finite() && total > 0.0) || images.iter().any(|(_, w)| *w < 0.0) {
+        return Err(Error::Usage(
+            "--style IMAGE=WEIGHT: weights are 0 or more, and not all 0".into(),
+        ));
+    }
+    let mut blend: Vec<f32> = Vec::new();
+    let mut names = Vec::new();
+    for (image, w) in images {
+        let w = w / total;
+        let v = style_vector(predictor, image, shape, range, session)?;
+        blend.resize(v.len(), 0.0);
+        blend.iter_mut().zip(&v).for_each(|(b, x)| *b += w * x);
+        let stem = image
+            .file_stem()
+            .map_or_else(|| "style".into(), |s| s.to_string_lossy().into_owned());
+        names.push(if images.len() == 1 {
+            stem
+        } else {
+            format!("{stem} {w:.2}")
+        });
+    }
+    Ok((blend, Some(names.join(" + "))))
+}
+
 impl FeedForward {
     /// Loads `path`, checks the contract, prepares the requested style and makes a trial run.
     ///
@@ -298,7 +334,7 @@ impl FeedForward {
                     "is a single-style network; --style-name and --style-mix need a multi-style model (see --list-styles)",
                 ));
             }
-            (None, StyleRequest::Image(_)) => {
+            (None, StyleRequest::Images(_)) => {
                 return Err(usage(
                     path,
                     "is a trained style network and takes no style image; drop --style, or use --mode optimize --style IMAGE without --model",
@@ -320,7 +356,7 @@ impl FeedForward {
                             ),
                         ));
                     }
-                    StyleRequest::Image(_) => {
+                    StyleRequest::Images(_) => {
                         return Err(usage(
                             path,
                             format!(
@@ -335,7 +371,9 @@ impl FeedForward {
                 styles = Some(list);
                 (Some((vec![w.len()], w)), Some(label))
             }
-            (Some(StyleInput::Vector { shape, .. }), StyleRequest::Image(image)) => {
+            (Some(StyleInput::Vector { shape, .. }), StyleRequest::Images(images))
+                if !images.is_empty() =>
+            {
                 let predictor = match &opts.style_predictor {
                     Some(p) => p.clone(),
                     None => {
@@ -348,8 +386,7 @@ impl FeedForward {
                         path.parent().unwrap_or(Path::new(".")).join(named)
                     }
                 };
-                let v = style_vector(&predictor, image, shape, range, &opts.session)?;
-                let label = image.file_stem().map(|s| s.to_string_lossy().into_owned());
+                let (v, label) = blend_styles(&predictor, images, shape, range, &opts.session)?;
                 let dims = shape.iter().map(|&d| d as usize).collect();
                 (Some((dims, v)), label)
             }

@@ -1,0 +1,272 @@
+//! A new user's first hour: finding the installed models, a painting of one's own taking the
+//! fast route, the habits ffmpeg users bring, and the small things a first run shows.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use support::*;
+
+const W: u32 = 32;
+const H: u32 = 24;
+
+fn flat_png(dir: &Path, name: &str, rgb: [u8; 3]) -> PathBuf {
+    let p = dir.join(name);
+    image::RgbImage::from_pixel(W, H, image::Rgb(rgb))
+        .save(&p)
+        .unwrap();
+    p
+}
+
+fn pixels(path: &Path) -> Vec<u8> {
+    image::open(path).unwrap().to_rgb8().into_raw()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A model folder as set-up makes one, from the test fixtures: `invert` (single style),
+/// `multi_invert` (two named styles), `arbitrary` with its predictor.
+fn model_folder() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (from, to) in [
+        ("invert.onnx", "invert.onnx"),
+        ("multi_invert.onnx", "multi_invert.onnx"),
+        ("arb_transform.onnx", "arbitrary.onnx"),
+        ("arb_predict.onnx", "arb_predict.onnx"),
+    ] {
+        std::fs::copy(model(from), dir.path().join(to)).unwrap();
+    }
+    dir
+}
+
+/// vstyle with `models` first among the model folders.
+fn vstyle_with(models: &Path, args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vstyle"))
+        .args(args)
+        .env("VSTYLE_MODELS", models)
+        .env_remove("ORT_DYLIB_PATH")
+        .env_remove("VSTYLE_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("vstyle runs")
+}
+
+macro_rules! vstyle_in {
+    ($models:expr, $($a:expr),* $(,)?) => {
+        vstyle_with($models, &[$(::std::convert::AsRef::<::std::ffi::OsStr>::as_ref(&$a)),*])
+    };
+}
+
+/// A usage error: exit 2, one line, naming `needle`, and nothing written to `dir` but `keep`.
+fn usage_error(out: &Output, needle: &str, dir: &Path, keep: &[&str]) -> String {
+    let e = stderr(out);
+    assert_eq!(out.status.code(), Some(2), "exit 2: {e}");
+    assert_eq!(e.lines().count(), 1, "one line: {e:?}");
+    assert!(e.starts_with("error: "), "{e}");
+    assert!(e.contains(needle), "names {needle:?}: {e}");
+    let left: Vec<String> = files_in(dir)
+        .into_iter()
+        .filter(|f| !keep.contains(&f.as_str()))
+        .collect();
+    assert!(left.is_empty(), "nothing written, found {left:?}");
+    e
+}
+
+#[test]
+fn list_models_shows_what_is_installed_and_a_slip_is_answered_with_a_suggestion() {
+    let models = model_folder();
+    let run = vstyle_in!(models.path(), "--list-models");
+    assert_success(&run);
+    let table = stdout(&run);
+    let row = |name: &str| {
+        table
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("a row for {name}: {table}"))
+            .to_string()
+    };
+    assert!(row("invert").contains("single"), "{table}");
+    let multi = row("multi_invert");
+    assert!(multi.contains("multi") && multi.contains(" 2 "), "{table}");
+    assert!(row("arbitrary").contains("arbitrary"), "{table}");
+    assert!(row("arb_predict").contains("other"), "{table}");
+    assert!(row("invert").contains("fp32"), "{table}");
+
+    let run = vstyle_in!(models.path(), "--list-models", "--json");
+    assert_success(&run);
+    let json: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let multi = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "multi_invert")
+        .unwrap();
+    assert_eq!(multi["kind"], "multi");
+    assert_eq!(multi["styles"], 2);
+    assert_eq!(multi["names"], serde_json::json!(["identity", "invert"]));
+    assert_eq!(multi["precisions"], serde_json::json!(["fp32"]));
+    assert!(
+        multi["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("multi_invert.onnx")
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let input = flat_png(dir.path(), "in.png", [10, 20, 30]);
+    let e = usage_error(
+        &vstyle_in!(
+            models.path(),
+            input,
+            "-m",
+            "invrt",
+            "-o",
+            dir.path().join("o.png")
+        ),
+        "did you mean invert?",
+        dir.path(),
+        &["in.png"],
+    );
+    assert!(
+        e.contains("multi_invert") && e.contains("--list-models"),
+        "{e}"
+    );
+}
+
+#[test]
+fn help_examples_name_only_models_that_set_up_installs() {
+    let run = vstyle!("--help");
+    assert_success(&run);
+    let help = stdout(&run);
+    for name in help
+        .lines()
+        .filter(|l| l.trim_start().starts_with("vstyle "))
+        .flat_map(|l| {
+            let words: Vec<String> = l.split_whitespace().map(String::from).collect();
+            words
+                .windows(2)
+                .filter(|w| w[0] == "-m" || w[0] == "--list-styles")
+                .map(|w| w[1].clone())
+                .collect::<Vec<_>>()
+        })
+    {
+        assert!(
+            ["scream", "scream_light", "multistyle26", "arbitrary"].contains(&name.as_str()),
+            "--help names a model set-up does not install: {name}"
+        );
+    }
+    assert!(help.contains("--list-models"), "{help}");
+}
+
+#[test]
+fn list_styles_of_unnamed_styles_points_to_the_sheet() {
+    // multi_unit.onnx holds three styles without names.
+    let run = vstyle!("--list-styles", model("multi_unit.onnx"));
+    assert_success(&run);
+    let listing = stdout(&run);
+    assert!(listing.contains("names none"), "{listing}");
+    assert!(listing.contains("--sheet PHOTO.jpg -m"), "{listing}");
+}
+
+#[test]
+fn a_painting_without_a_mode_takes_the_arbitrary_network_and_says_so() {
+    let models = model_folder();
+    let dir = tempfile::tempdir().unwrap();
+    let content = flat_png(dir.path(), "content.png", [40, 80, 120]);
+    let red = flat_png(dir.path(), "red.png", [255, 0, 0]);
+    let blue = flat_png(dir.path(), "blue.png", [0, 0, 255]);
+    let out = dir.path().join("out.png");
+    // No -m, no --mode: the installed `arbitrary` network paints it (the fixture's output is
+    // (content + the style image's mean colour) / 2), in one pass, not the optimiser.
+    let run = vstyle_in!(models.path(), content, "--style", red, "-o", out);
+    assert_success(&run);
+    for px in pixels(&out).chunks(3) {
+        assert!(max_diff(px, &[148, 40, 60]) <= 1, "{px:?}");
+    }
+    let e = stderr(&run);
+    let notes: Vec<&str> = e.lines().filter(|l| l.starts_with("note: ")).collect();
+    assert_eq!(notes.len(), 1, "one line says which route ran: {e}");
+    assert!(
+        notes[0].contains("arbitrary-style network") && notes[0].contains("--mode optimize"),
+        "{e}"
+    );
+
+    // Two paintings blend through the style vectors, with weights.
+    let run = vstyle_in!(
+        models.path(),
+        content,
+        "--style",
+        format!("{}=0.75", red.display()),
+        "--style",
+        format!("{}=0.25", blue.display()),
+        "-o",
+        out,
+        "-y"
+    );
+    assert_success(&run);
+    // vector (191.25, 0, 63.75); output ((40 + 191.25) / 2, 40, (120 + 63.75) / 2).
+    for px in pixels(&out).chunks(3) {
+        assert!(max_diff(px, &[116, 40, 92]) <= 1, "{px:?}");
+    }
+    assert!(
+        stderr(&run).contains("style red 0.75 + blue 0.25"),
+        "{}",
+        stderr(&run)
+    );
+    // Equal weights when none are given.
+    let run = vstyle_in!(
+        models.path(),
+        content,
+        "--style",
+        red,
+        "--style",
+        blue,
+        "-o",
+        out,
+        "-y"
+    );
+    assert_success(&run);
+    for px in pixels(&out).chunks(3) {
+        assert!(max_diff(px, &[84, 40, 124]) <= 1, "{px:?}");
+    }
+
+    // The optimiser takes one painting.
+    let keep = ["content.png", "red.png", "blue.png", "out.png"];
+    usage_error(
+        &vstyle_in!(
+            models.path(),
+            content,
+            "--mode",
+            "optimize",
+            "--style",
+            red,
+            "--style",
+            blue,
+            "-o",
+            dir.path().join("o2.png")
+        ),
+        "one --style image",
+        dir.path(),
+        &keep,
+    );
+    usage_error(
+        &vstyle_in!(
+            models.path(),
+            content,
+            "--style",
+            format!("{}=lots", red.display()),
+            "-o",
+            dir.path().join("o2.png")
+        ),
+        "not a weight",
+        dir.path(),
+        &keep,
+    );
+}
