@@ -270,3 +270,97 @@ fn a_painting_without_a_mode_takes_the_arbitrary_network_and_says_so() {
         &keep,
     );
 }
+
+#[test]
+fn ffmpeg_habits_an_output_named_last_is_refused_and_every_input_is_checked_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = flat_png(dir.path(), "in.png", [10, 20, 30]);
+    let inv = model("invert.onnx");
+    let e = usage_error(
+        &vstyle!(input, dir.path().join("out.png"), "-m", inv),
+        "to name the output use -o",
+        dir.path(),
+        &["in.png"],
+    );
+    assert!(e.contains("out.png"), "{e}");
+    // A missing input among several stops the run before the first is stylized.
+    let other = flat_png(dir.path(), "b.png", [1, 2, 3]);
+    let run = vstyle!(input, other, dir.path().join("gone.png"), "-m", inv);
+    let e = stderr(&run);
+    assert_eq!(run.status.code(), Some(1), "{e}");
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(e.contains("gone.png") && e.contains("no such file"), "{e}");
+    assert_eq!(files_in(dir.path()), ["b.png", "in.png"], "nothing written");
+}
+
+#[test]
+fn ffmpeg_habits_i_ss_and_t_work_as_in_ffmpeg() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("in.mkv");
+    make_clip(
+        &clip,
+        &Clip {
+            frames: 20,
+            ..Clip::default()
+        },
+    );
+    let out = dir.path().join("out.mkv");
+    let run = vstyle!(
+        "-ss",
+        "0.2",
+        "-t",
+        "0.4",
+        "-i",
+        clip,
+        "-m",
+        model("invert.onnx"),
+        "--codec",
+        "ffv1",
+        "-o",
+        out
+    );
+    assert_success(&run);
+    let frames = read_frames(&out, 64, 48, true);
+    assert_eq!(frames.len(), 10, "0.4 s at 25 fps");
+    assert_eq!(frames[0], inverted(&read_frames(&clip, 64, 48, true)[5]));
+}
+
+#[test]
+fn encoder_presets_and_tunes_are_checked_against_the_encoder_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = flat_png(dir.path(), "in.png", [10, 20, 30]);
+    let out = dir.path().join("out.mp4");
+    // A missing model shows the check comes before the model loads.
+    let missing = dir.path().join("no_model.onnx");
+    let e = usage_error(
+        &vstyle!(input, "-m", missing, "--preset", "fsat", "-o", out),
+        "--preset",
+        dir.path(),
+        &["in.png"],
+    );
+    assert!(e.contains("fsat") && e.contains("veryfast, faster"), "{e}");
+    let e = usage_error(
+        &vstyle!(
+            input,
+            "-m",
+            missing,
+            "--encoder-opt",
+            "tune=flim",
+            "-o",
+            out
+        ),
+        "tune",
+        dir.path(),
+        &["in.png"],
+    );
+    assert!(e.contains("film, animation"), "{e}");
+    let e = usage_error(
+        &vstyle!(
+            input, "-m", missing, "--codec", "libx265", "--preset", "turbo", "-o", out
+        ),
+        "libx265",
+        dir.path(),
+        &["in.png"],
+    );
+    assert!(e.contains("ultrafast"), "{e}");
+}

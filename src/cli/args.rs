@@ -51,7 +51,8 @@ Examples:
 #[command(name = "vstyle", version, about, max_term_width = 100, after_help = EXAMPLES)]
 pub struct Args {
     /// Input videos, images or folders (several make a batch; none for a texture made from
-    /// --style alone with --content-weight 0).
+    /// --style alone with --content-weight 0). ffmpeg's -i before an input works too; the
+    /// output is named with -o.
     #[arg(value_name = "INPUT", help_heading = "Input")]
     pub inputs: Vec<PathBuf>,
 
@@ -59,12 +60,13 @@ pub struct Args {
     #[arg(short, long, help_heading = "Input")]
     pub recursive: bool,
 
-    /// Start at this time of the input (ffmpeg's -ss: seconds, or [HH:]MM:SS[.ms]); the output,
+    /// Start at this time of the input (ffmpeg's -ss, which works too: seconds, or
+    /// [HH:]MM:SS[.ms]); the output,
     /// audio and subtitles included, starts there.
     #[arg(long, value_name = "TIME", value_parser = parse_time, help_heading = "Input")]
     pub start: Option<f64>,
 
-    /// Take this much of the input (ffmpeg's -t: seconds, or [HH:]MM:SS[.ms]).
+    /// Take this much of the input (ffmpeg's -t, which works too: seconds, or [HH:]MM:SS[.ms]).
     #[arg(long, value_name = "TIME", value_parser = parse_duration, help_heading = "Input")]
     pub duration: Option<f64>,
 
@@ -399,14 +401,19 @@ pub(super) fn long_version() -> String {
     )
 }
 
-/// The command line as ffmpeg and CUDA users type it, in clap's words: `-an` and `-sn` become
-/// `--no-audio` and `--no-subtitles`, `--device cuda:N` becomes `--device cuda --gpu N`.
+/// The command line as ffmpeg and CUDA users type it, in clap's words: `-i INPUT` is the input,
+/// `-ss`, `-t`, `-an` and `-sn` become `--start`, `--duration`, `--no-audio` and
+/// `--no-subtitles`, `--device cuda:N` becomes `--device cuda --gpu N`.
 pub(super) fn user_habits(argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
     let mut out = Vec::with_capacity(argv.len() + 2);
     let mut after_device = false;
     for a in argv {
         let text = a.to_str().map(str::to_string);
         match text.as_deref() {
+            // ffmpeg's `-i INPUT`: the input is what follows.
+            Some("-i") => {}
+            Some("-ss") => out.push("--start".into()),
+            Some("-t") => out.push("--duration".into()),
             Some("-an") => out.push("--no-audio".into()),
             Some("-sn") => out.push("--no-subtitles".into()),
             Some(v) if after_device && v.starts_with("cuda:") => {
@@ -448,6 +455,10 @@ mod tests {
         assert_eq!(
             user_habits(v(&["vstyle", "--device=cuda:2", "-sn"])),
             v(&["vstyle", "--device=cuda", "--gpu", "2", "--no-subtitles"])
+        );
+        assert_eq!(
+            user_habits(v(&["vstyle", "-ss", "1:30", "-t", "5", "-i", "in.mp4"])),
+            v(&["vstyle", "--start", "1:30", "--duration", "5", "in.mp4"])
         );
         // A file named cuda:1 stays a file when it is not --device's value.
         assert_eq!(

@@ -97,6 +97,7 @@ fn check_plan(args: &Args, mode: Mode, run: RunKind) -> Result<()> {
         ));
     }
     if run == RunKind::Batch {
+        check_inputs(args)?;
         if mode == Mode::Optimize {
             return Err(Error::Usage(
                 "batch mode runs feed-forward models (--model); optimise one file at a time".into(),
@@ -152,6 +153,33 @@ fn check_plan(args: &Args, mode: Mode, run: RunKind) -> Result<()> {
             "no input given (only a texture, --mode optimize --content-weight 0, needs none)"
                 .into(),
         ));
+    }
+    Ok(())
+}
+
+/// Every input of several is checked before any work: `vstyle in.jpg out.png` (ffmpeg's habit of
+/// naming the output last) is refused with the way to name an output, and a named file that is
+/// not there stops the run before anything is written.
+fn check_inputs(args: &Args) -> Result<()> {
+    if let [first, last] = args.inputs.as_slice()
+        && args.output.is_none()
+        && std::fs::symlink_metadata(last).is_err()
+        && first.is_file()
+        && crate::batch::is_media_path(last)
+    {
+        return Err(Error::Usage(format!(
+            "{last:?} does not exist and looks like an output; to name the output use -o (vstyle {} -o {} …)",
+            first.display(),
+            last.display()
+        )));
+    }
+    for input in &args.inputs {
+        if std::fs::symlink_metadata(input).is_err() {
+            return Err(Error::input(
+                input,
+                "no such file (nothing was stylized: every input is checked first)",
+            ));
+        }
     }
     Ok(())
 }
@@ -217,6 +245,21 @@ fn encode_options(args: &Args) -> Result<EncodeOptions> {
         return Err(Error::Usage(format!(
             "--codec: unknown encoder {name:?} (see `ffmpeg -encoders`)"
         )));
+    }
+    // The values the encoder takes are checked before the model loads. Without --codec most
+    // containers get libx264, whose names are checked (other containers ignore a preset).
+    let codec = args.codec.as_deref().unwrap_or("libx264");
+    let given = args
+        .preset
+        .iter()
+        .map(|p| ("--preset".to_string(), "preset", p.as_str()))
+        .chain(args.encoder_opt.iter().filter_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            Some((format!("--encoder-opt {}", k.trim()), k.trim(), v))
+        }));
+    for (flag, key, value) in given {
+        crate::encode::check_encoder_option(codec, key, value)
+            .map_err(|m| Error::Usage(format!("{flag}: {m}")))?;
     }
     Ok(EncodeOptions {
         codec: args.codec.clone(),

@@ -18,8 +18,10 @@ use crate::error::{Error, Result};
 use crate::frame::{Frame, rotate_rgb_into, rotated_size};
 
 mod audio;
+mod options;
 mod subtitle;
 use audio::AudioTranscoder;
+pub use options::check_encoder_option;
 use subtitle::SubtitleTranscoder;
 
 /// How the video is encoded.
