@@ -364,3 +364,96 @@ fn encoder_presets_and_tunes_are_checked_against_the_encoder_before_any_work() {
     );
     assert!(e.contains("ultrafast"), "{e}");
 }
+
+#[test]
+fn small_things_one_frame_the_style_of_scream_gpu_and_the_manual() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = flat_png(dir.path(), "in.png", [10, 20, 30]);
+    let run = vstyle!(
+        input,
+        "-m",
+        model("invert.onnx"),
+        "-o",
+        dir.path().join("o.png")
+    );
+    assert_success(&run);
+    let e = stderr(&run);
+    assert!(e.contains(": 1 frame in "), "{e}");
+
+    // The shipped single-style network names its style, as the light one does.
+    let run = vstyle!("--list-styles", "scream");
+    assert_success(&run);
+    assert!(
+        stdout(&run).contains("one style, the_scream"),
+        "{}",
+        stdout(&run)
+    );
+
+    // --device gpu is CUDA's other name: never "invalid value".
+    let run = vstyle!(
+        input,
+        "-m",
+        model("invert.onnx"),
+        "--device",
+        "gpu",
+        "-o",
+        dir.path().join("g.png")
+    );
+    let e = stderr(&run);
+    assert!(!e.contains("invalid value"), "{e}");
+    if !run.status.success() {
+        assert!(e.contains("cuda") || e.contains("CUDA"), "{e}");
+    }
+
+    let run = vstyle!("--manpage");
+    assert_success(&run);
+    let page = stdout(&run);
+    for section in [
+        ".SH \"EXIT STATUS\"",
+        ".SH ENVIRONMENT",
+        "VSTYLE_MODELS",
+        "130",
+    ] {
+        assert!(page.contains(section), "{section} in the manual page");
+    }
+}
+
+#[test]
+fn the_batch_table_says_why_done_can_exceed_the_total() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = dir.path().join("in");
+    std::fs::create_dir(&inputs).unwrap();
+    for (i, name) in ["a.mkv", "b.mkv", "c.mkv", "d.mkv"].iter().enumerate() {
+        make_clip(
+            &inputs.join(name),
+            &Clip {
+                frames: 6 + i as u32,
+                ..Clip::default()
+            },
+        );
+    }
+    let run = vstyle!(
+        inputs,
+        "-m",
+        model("invert.onnx"),
+        "-o",
+        dir.path().join("out"),
+        "-j",
+        "4"
+    );
+    assert_success(&run);
+    let e = stderr(&run);
+    let secs = |row: &str| -> f64 {
+        e.lines()
+            .find(|l| l.starts_with(row) && !l.starts_with("done:"))
+            .unwrap_or_else(|| panic!("{row} in {e}"))
+            .split_whitespace()
+            .nth(3)
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    if secs("done") > secs("total") {
+        assert!(e.contains("side by side"), "{e}");
+    }
+}

@@ -126,6 +126,48 @@ pub fn check_output(job: &Job, overwrite: bool) -> Result<()> {
     Ok(())
 }
 
+/// The manual page's sections that clap does not make (roff).
+const MANPAGE_SECTIONS: &str = r#".SH "EXIT STATUS"
+.TP
+\fB0\fR
+Every file was stylized (or skipped as done already).
+.TP
+\fB1\fR
+A file failed: an input that cannot be read or decoded, an output that cannot be written, a
+failure while running the network.
+.TP
+\fB2\fR
+A usage error, found before any work: a bad flag or value, a model that is missing or does not
+fit, an output that would replace something.
+.TP
+\fB130\fR
+Interrupted (Ctrl-C or SIGTERM); no unfinished output is left behind.
+.SH ENVIRONMENT
+.TP
+\fBVSTYLE_MODELS\fR
+Folders (separated by :) searched first for models given by name (\-m scream).
+.TP
+\fBORT_DYLIB_PATH\fR
+The ONNX Runtime library to load (\-\-ort\-lib overrides it).
+.TP
+\fBXDG_DATA_HOME\fR, \fBHOME\fR
+The user data folder, $XDG_DATA_HOME/vstyle or ~/.local/share/vstyle, where set\-up installs
+the models and the ONNX Runtime library.
+.TP
+\fBVSTYLE_SHARD\fR
+The shard K/N of a batch this run takes (\fBVSTYLE_SHARD_COUNT\fR with a Kubernetes indexed
+Job's JOB_COMPLETION_INDEX; a Slurm job array's SLURM_ARRAY_TASK_ID is read too).
+.TP
+\fBCUDA_VISIBLE_DEVICES\fR
+The GPUs CUDA may use; \-\-gpu N picks among them.
+.TP
+\fBVSTYLE_LOG\fR
+A log filter (e.g. debug) instead of the one \-v and \-q set.
+.TP
+\fBNO_COLOR\fR
+When set, no colour in messages (\-\-color auto).
+"#;
+
 /// Runs the command line; the binary's `main`.
 pub fn main() -> ExitCode {
     let command = <Args as clap::CommandFactory>::command().long_version(args::long_version());
@@ -157,6 +199,7 @@ pub fn main() -> ExitCode {
         let mut page = Vec::new();
         return match clap_mangen::Man::new(cmd).render(&mut page) {
             Ok(()) => {
+                page.extend_from_slice(MANPAGE_SECTIONS.as_bytes());
                 let _ = std::io::Write::write_all(&mut std::io::stdout(), &page);
                 ExitCode::SUCCESS
             }
@@ -445,9 +488,9 @@ pub fn run(args: &Args, cancel: &Cancel) -> Result<()> {
         let fps = stats.frames as f64 / stats.seconds.max(1e-9);
         // The provider is named here so that `--device auto` always says which one it chose.
         say!(
-            "wrote {}: {} frames in {:.1} s ({fps:.2} fps on {provider})",
+            "wrote {}: {} in {:.1} s ({fps:.2} fps on {provider})",
             job.output.display(),
-            stats.frames,
+            count(stats.frames, "frame"),
             stats.seconds
         );
         tracing::info!(
@@ -540,6 +583,15 @@ fn preview(args: &Args, config: &config::Config, cancel: &Cancel) -> Result<()> 
         );
     }
     Ok(())
+}
+
+/// `1 frame`, `3 frames`.
+pub(crate) fn count(n: u64, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing}")
+    } else {
+        format!("{n} {thing}s")
+    }
 }
 
 /// `dir/stem{suffix}.{ext}` beside `path`.
