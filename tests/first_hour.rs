@@ -457,3 +457,81 @@ fn the_batch_table_says_why_done_can_exceed_the_total() {
         assert!(e.contains("side by side"), "{e}");
     }
 }
+
+#[test]
+fn a_sheet_for_every_case_all_installed_models_one_model_several_paintings() {
+    let models = model_folder();
+    let dir = tempfile::tempdir().unwrap();
+    let photo = flat_png(dir.path(), "photo.png", [40, 80, 120]);
+    let red = flat_png(dir.path(), "red.png", [255, 0, 0]);
+    let blue = flat_png(dir.path(), "blue.png", [0, 0, 255]);
+    let size = |p: &Path| image::image_dimensions(p).unwrap();
+
+    // No -m: every installed style network, multi-style ones with all their styles; the
+    // arbitrary one is named as left out (it needs a painting).
+    let all = dir.path().join("all.png");
+    let run = vstyle_in!(
+        models.path(),
+        "--sheet",
+        photo,
+        "-o",
+        all,
+        "--max-side",
+        "32"
+    );
+    assert_success(&run);
+    let e = stderr(&run);
+    let styles: usize = e
+        .split("wrote ")
+        .nth(1)
+        .and_then(|l| l.split(": ").nth(1))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the count of styles: {e}"));
+    // invert (1) and multi_invert (2) at least, with what else is installed.
+    assert!(styles >= 3, "{e}");
+    assert!(e.contains("arbitrary (paints --style"), "{e}");
+    assert!(all.is_file());
+
+    // -m a single-style model: the photo and its one style.
+    let one = dir.path().join("one.png");
+    let run = vstyle!("--sheet", photo, "-m", model("invert.onnx"), "-o", one);
+    assert_success(&run);
+    assert!(stderr(&run).contains("1 style "), "{}", stderr(&run));
+
+    // Several paintings: each through the arbitrary network, beside the photo.
+    let two = dir.path().join("two.png");
+    let run = vstyle_in!(
+        models.path(),
+        "--sheet",
+        photo,
+        "--style",
+        red,
+        "--style",
+        blue,
+        "-o",
+        two
+    );
+    assert_success(&run);
+    assert!(
+        stderr(&run).contains("2 styles of 1 model"),
+        "{}",
+        stderr(&run)
+    );
+    // Two rows of two columns (the photo and the red painting, then the blue one), where one
+    // painting gives one row.
+    let single = dir.path().join("single.png");
+    let run = vstyle_in!(
+        models.path(),
+        "--sheet",
+        photo,
+        "--style",
+        red,
+        "-o",
+        single
+    );
+    assert_success(&run);
+    let (w, h) = size(&two);
+    let (sw, sh) = size(&single);
+    assert_eq!((w, h), (sw, sh * 2 - 8), "a 2x2 layout against 2x1");
+}

@@ -39,7 +39,7 @@ Examples:
   vstyle input.mp4 --style a.jpg=0.7 --style b.jpg=0.3 -o out.mp4   a blend of two paintings
   vstyle input.mp4 -m multistyle26 --style-name 19 -o out.mp4
   vstyle input.mp4 -m multistyle26 --style-mix 3=0.7,12=0.3 -o out.mp4
-  vstyle --sheet photo.jpg -m multistyle26 -o sheet.png    every style of a model on one photo
+  vstyle --sheet photo.jpg -o sheet.png                    every installed style on one photo
   vstyle input.mp4 -m scream --preview 6 -o preview.png    six frames, input beside output
   vstyle input.mp4 -m scream --temporal -o out.mp4         strokes that stay on moving objects
   vstyle videos/ -m scream -o styled/ -r -j 2              a folder tree, resumable
@@ -212,8 +212,9 @@ pub struct Args {
     #[command(flatten)]
     pub optimize: OptimizeArgs,
 
-    /// Paint every style of the model on PHOTO, each tile labelled, into one PNG (-o), instead
-    /// of stylizing an input [default output: PHOTO_sheet.png].
+    /// Paint styles on PHOTO, each tile labelled, into one PNG (-o), instead of stylizing an
+    /// input: without -m every installed model with all its styles, with -m every style of that
+    /// model, with several --style each painting [default output: PHOTO_sheet.png].
     #[arg(long, value_name = "PHOTO", help_heading = "Preview")]
     pub sheet: Option<PathBuf>,
 

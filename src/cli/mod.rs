@@ -506,8 +506,8 @@ pub fn run(args: &Args, cancel: &Cancel) -> Result<()> {
 
 /// `--sheet PHOTO` and `--preview N`: one PNG to look at before a long run.
 fn preview(args: &Args, config: &config::Config, cancel: &Cancel) -> Result<()> {
-    if config.mode != Mode::Feedforward || (args.model.is_none() && args.optimize.style.is_empty())
-    {
+    let no_style = args.model.is_none() && args.optimize.style.is_empty();
+    if config.mode != Mode::Feedforward || (no_style && args.sheet.is_none()) {
         return Err(Error::Usage(
             "--sheet and --preview show a feed-forward model's styles: pass --model MODEL".into(),
         ));
@@ -547,6 +547,9 @@ fn preview(args: &Args, config: &config::Config, cancel: &Cancel) -> Result<()> 
     check_output(&job, args.overwrite)?;
     Source::open(&job.input)?;
     let env = runtime::environment(args.ort_lib.as_deref())?;
+    if args.sheet.is_some() && (no_style || args.optimize.style.len() > 1) {
+        return sheet_of_many(args, &job, env);
+    }
     let (model, precision) =
         model_in_precision(&model_path(args)?, args.precision, env, args.device)?;
     let threads = args.threads.unwrap_or_else(physical_cores);
@@ -564,7 +567,7 @@ fn preview(args: &Args, config: &config::Config, cancel: &Cancel) -> Result<()> 
     let shown = if args.sheet.is_some() {
         let side = args.max_side.unwrap_or(crate::preview::SHEET_TILE);
         let n = crate::preview::contact_sheet(&job.input, &mut network, side, &job.output)?;
-        format!("{n} style(s)")
+        count(n as u64, "style")
     } else {
         let n = crate::preview::video_preview(
             &job.input,
@@ -573,12 +576,88 @@ fn preview(args: &Args, config: &config::Config, cancel: &Cancel) -> Result<()> 
             &job.output,
             cancel,
         )?;
-        format!("{n} frame(s), input beside output")
+        format!("{}, input beside output", count(n as u64, "frame"))
     };
     if !args.quiet {
         say!(
             "wrote {}: {shown} in {:.1} s (on {provider}, {precision})",
             job.output.display(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// A sheet of several networks or paintings: without `-m` and `--style`, every installed style
+/// network with all its styles; with several `--style` paintings, each through the
+/// arbitrary-style network (or `-m`'s).
+fn sheet_of_many(args: &Args, job: &Job, env: &ort::environment::Environment) -> Result<()> {
+    let started = Instant::now();
+    let side = args.max_side.unwrap_or(crate::preview::SHEET_TILE);
+    let threads = args.threads.unwrap_or_else(physical_cores);
+    let mut sheet = crate::preview::Sheet::new();
+    let mut models = 0;
+    let mut provider = "CPU";
+    if args.optimize.style.is_empty() {
+        let mut skipped = Vec::new();
+        for m in models::catalogue(args.ort_lib.as_deref())? {
+            let style = match m.kind.kind {
+                "single" => StyleRequest::None,
+                "multi" => StyleRequest::Choice(StyleChoice::One("0".into())),
+                "arbitrary" => {
+                    skipped.push(format!("{} (paints --style PAINTING.jpg)", m.name));
+                    continue;
+                }
+                _ => continue,
+            };
+            let (file, _) = model_in_precision(&m.path, args.precision, env, args.device)
+                .unwrap_or((m.path.clone(), "fp32"));
+            // A model that does not load here is left off the sheet, with a note.
+            let (mut network, p) =
+                match FeedForward::load(&file, &feedforward_options(args, threads, style)) {
+                    Ok(loaded) => loaded,
+                    Err(e @ Error::Runtime(_)) => return Err(e),
+                    Err(e) => {
+                        skipped.push(format!("{} ({e})", m.name));
+                        continue;
+                    }
+                };
+            provider = p;
+            sheet.add(&job.input, &mut network, side, Some(&m.name))?;
+            models += 1;
+        }
+        if models == 0 {
+            return Err(Error::Usage(format!(
+                "--sheet without -m shows every installed style network, and none is installed in the model folders{}; run scripts/setup.sh or pass -m MODEL",
+                if skipped.is_empty() {
+                    String::new()
+                } else {
+                    format!(" besides {}", skipped.join(", "))
+                }
+            )));
+        }
+        if !args.quiet && !skipped.is_empty() {
+            say!("note: not on the sheet: {}", skipped.join(", "));
+        }
+    } else {
+        let model = model_path(args)?;
+        let (file, _) = model_in_precision(&model, args.precision, env, args.device)?;
+        for (image, _) in optimize::style_images(&args.optimize.style)? {
+            let style = StyleRequest::Images(vec![(image, 1.0)]);
+            let (mut network, p) =
+                FeedForward::load(&file, &feedforward_options(args, threads, style))?;
+            provider = p;
+            sheet.add(&job.input, &mut network, side, None)?;
+        }
+        models = 1;
+    }
+    sheet.save(&job.output)?;
+    if !args.quiet {
+        say!(
+            "wrote {}: {} of {} in {:.1} s (on {provider})",
+            job.output.display(),
+            count(sheet.styles() as u64, "style"),
+            count(models, "model"),
             started.elapsed().as_secs_f64()
         );
     }

@@ -7,34 +7,29 @@ use crate::stylize::feedforward::{ModelKind, model_kind};
 
 /// One row of the listing.
 #[derive(Debug, serde::Serialize)]
-struct Row {
-    name: String,
+pub(super) struct Row {
+    pub(super) name: String,
     #[serde(flatten)]
-    kind: ModelKind,
-    precisions: Vec<&'static str>,
+    pub(super) kind: ModelKind,
+    pub(super) precisions: Vec<&'static str>,
     #[serde(serialize_with = "super::batch::lossy_path")]
-    path: std::path::PathBuf,
+    pub(super) path: std::path::PathBuf,
 }
 
-/// The listing of the installed models, as a table or (`json`) a JSON array. Files that are not
-/// style networks (the loss network, style predictors) are listed last as `other`.
+/// The installed models, each with what it is: style networks first (by name), then the files
+/// that are not (the loss network, style predictors), which an arbitrary-style network's
+/// predictor counts as whatever its signature.
 ///
 /// # Errors
 /// No ONNX Runtime library.
-pub(super) fn list(json: bool, ort_lib: Option<&Path>) -> Result<String> {
+pub(super) fn catalogue(ort_lib: Option<&Path>) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     for m in crate::locate::installed() {
         let kind = match model_kind(&m.path, ort_lib) {
             Ok(k) => k,
             // A file that does not load is listed, not hidden: it shadows nothing silently.
             Err(e @ crate::Error::Runtime(_)) => return Err(e),
-            Err(_) => ModelKind {
-                kind: "unreadable",
-                styles: None,
-                names: Vec::new(),
-                arch: None,
-                predictor: None,
-            },
+            Err(_) => not_a_style_network("unreadable"),
         };
         rows.push(Row {
             name: m.name,
@@ -43,8 +38,6 @@ pub(super) fn list(json: bool, ort_lib: Option<&Path>) -> Result<String> {
             path: m.path,
         });
     }
-    // A predictor that an arbitrary-style network names is a part of that network, not a style
-    // network of its own (whatever its signature).
     let predictors: Vec<std::path::PathBuf> = rows
         .iter()
         .filter_map(|r| {
@@ -54,16 +47,30 @@ pub(super) fn list(json: bool, ort_lib: Option<&Path>) -> Result<String> {
         .collect();
     for r in &mut rows {
         if predictors.contains(&r.path) {
-            r.kind = ModelKind {
-                kind: "other",
-                styles: None,
-                names: Vec::new(),
-                arch: None,
-                predictor: None,
-            };
+            r.kind = not_a_style_network("other");
         }
     }
     rows.sort_by_key(|r| r.kind.kind == "other" || r.kind.kind == "unreadable");
+    Ok(rows)
+}
+
+fn not_a_style_network(kind: &'static str) -> ModelKind {
+    ModelKind {
+        kind,
+        styles: None,
+        names: Vec::new(),
+        arch: None,
+        predictor: None,
+    }
+}
+
+/// The listing of the installed models, as a table or (`json`) a JSON array. Files that are not
+/// style networks (the loss network, style predictors) are listed last as `other`.
+///
+/// # Errors
+/// No ONNX Runtime library.
+pub(super) fn list(json: bool, ort_lib: Option<&Path>) -> Result<String> {
+    let rows = catalogue(ort_lib)?;
     if json {
         return Ok(serde_json::to_string_pretty(&rows).expect("rows serialise") + "\n");
     }
