@@ -535,3 +535,48 @@ fn a_sheet_for_every_case_all_installed_models_one_model_several_paintings() {
     let (sw, sh) = size(&single);
     assert_eq!((w, h), (sw, sh * 2 - 8), "a 2x2 layout against 2x1");
 }
+
+#[test]
+fn resume_redoes_pictures_that_other_settings_made_and_keeps_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = dir.path().join("in");
+    std::fs::create_dir(&inputs).unwrap();
+    let png = flat_png(&inputs, "a.png", [10, 20, 30]);
+    let jpg = inputs.join("b.jpg");
+    make_clip(
+        &jpg,
+        &Clip {
+            width: W,
+            height: H,
+            frames: 1,
+            codec_args: &[],
+            ..Clip::default()
+        },
+    );
+    let jpg_pixels = |p: &Path| read_frames(p, W, H, true).remove(0);
+    let out = dir.path().join("out");
+    let batch = |m: &str| {
+        let run = vstyle!(inputs, "-m", model(m), "-o", out);
+        assert_success(&run);
+        stderr(&run)
+    };
+    batch("invert.onnx");
+    let (png_out, jpg_out) = (out.join("a.png"), out.join("b.jpg"));
+    assert!(max_diff(&pixels(&png_out), &inverted(&pixels(&png))) <= 1);
+    // The same settings: both kept.
+    let e = batch("invert.onnx");
+    assert!(e.contains("skipping 2 file(s) already done"), "{e}");
+    // Another model: both redone, the pictures as the videos are.
+    let e = batch("identity.onnx");
+    assert!(!e.contains("skipping"), "{e}");
+    assert!(max_diff(&pixels(&png_out), &pixels(&png)) <= 1, "{e}");
+    // JPEG again: within its loss of the input, where the inverted one is far.
+    let (a, b) = (jpg_pixels(&jpg_out), jpg_pixels(&jpg));
+    let mean = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| x.abs_diff(*y) as f64)
+        .sum::<f64>()
+        / a.len() as f64;
+    assert!(mean < 8.0, "{mean}: {e}");
+}

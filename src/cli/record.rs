@@ -196,6 +196,12 @@ pub const TAG_PREFIX: &str = "vstyle settings ";
 /// comment, the video stream's (Ogg) or the program's provider (MPEG-TS). MPEG-PS and MXF carry
 /// none.
 pub fn fingerprint_of(output: &Path) -> Option<String> {
+    // A picture's in its own comment (PNG text, JPEG comment).
+    if crate::encode::is_image_path(output) {
+        return crate::encode::image_tag::read(output)
+            .iter()
+            .find_map(|t| t.strip_prefix(TAG_PREFIX).map(str::to_string));
+    }
     crate::init_ffmpeg();
     let input = crate::decode::open_input(output).ok()?;
     let ours = |text: &str| text.strip_prefix(TAG_PREFIX).map(str::to_string);
