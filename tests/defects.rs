@@ -96,3 +96,49 @@ fn a_texture_from_noise_keeps_no_stuck_saturated_dots() {
     // From noise over the whole 0..255 range, pixels that started near an end stayed there.
     assert!(share < 0.005, "{:.2} % single-pixel dots", share * 100.0);
 }
+
+#[test]
+fn a_light_network_below_the_resolution_it_needs_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.png");
+    image::RgbImage::from_pixel(64, 48, image::Rgb([90, 120, 150]))
+        .save(&input)
+        .unwrap();
+    let light = model("light_multi.onnx");
+    let run = |side: &str, out: &str| {
+        let run = vstyle!(
+            input,
+            "-m",
+            light,
+            "--style-name",
+            "0",
+            "--max-side",
+            side,
+            "-o",
+            dir.path().join(out)
+        );
+        assert_success(&run);
+        String::from_utf8_lossy(&run.stderr).into_owned()
+    };
+    let e = run("360", "small.png");
+    let warnings: Vec<&str> = e.lines().filter(|l| l.starts_with("warning: ")).collect();
+    assert_eq!(warnings.len(), 1, "{e}");
+    assert!(
+        warnings[0].contains("light_multi.onnx") && warnings[0].contains("480"),
+        "{e}"
+    );
+    let e = run("640", "large.png");
+    assert!(!e.contains("warning"), "{e}");
+    // A standard network is not warned about.
+    let run = vstyle!(
+        input,
+        "-m",
+        model("transformer_net.onnx"),
+        "--max-side",
+        "360",
+        "-o",
+        dir.path().join("std.png")
+    );
+    assert_success(&run);
+    assert!(!String::from_utf8_lossy(&run.stderr).contains("warning"));
+}

@@ -206,6 +206,8 @@ pub struct Args {
     pub temporal_motion: crate::temporal::MotionSource,
 
     /// Bound the processing resolution's longer side (the output keeps the input's size).
+    /// Strokes keep their size in pixels, so smaller frames get coarser paintings: scream_light
+    /// needs 480 or more (it warns below), scream still holds its subjects at 360.
     #[arg(long, value_name = "PIXELS", value_parser = clap::value_parser!(u32).range(16..), help_heading = "Style")]
     pub max_side: Option<u32>,
 

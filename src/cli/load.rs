@@ -127,6 +127,25 @@ pub(super) fn load_stylizers(
     })
 }
 
+/// The long side below which a light network's strokes swallow the subject: `scream_light` at
+/// `--max-side 360` dissolves the parrots of samples/parrots.jpg into blobs, at 640 it keeps
+/// them (the standard network keeps them at both).
+pub(super) const LIGHT_MIN_SIDE: u32 = 480;
+
+/// A warning when `--max-side` is below what the model needs: a light network (`vstyle.arch` =
+/// `light`) under [`LIGHT_MIN_SIDE`].
+pub(super) fn resolution_warning(args: &Args) -> Option<String> {
+    let side = args.max_side.filter(|&s| s < LIGHT_MIN_SIDE)?;
+    let model = model_path(args).ok()?;
+    let kind = crate::stylize::feedforward::model_kind(&model, args.ort_lib.as_deref()).ok()?;
+    (kind.arch.as_deref() == Some("light")).then(|| {
+        format!(
+            "{}: a light network paints strokes too large for frames under {LIGHT_MIN_SIDE} px on the long side, and --max-side {side} dissolves subjects into blobs; give a larger --max-side, or use a standard network (scream)",
+            model.display()
+        )
+    })
+}
+
 /// What makes this run's outputs (`record::Record`): the model file that runs and every setting
 /// that changes pixels.
 pub(super) fn run_record(args: &Args, mode: Mode) -> Result<record::Record> {

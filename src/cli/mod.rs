@@ -346,6 +346,12 @@ pub fn run(args: &Args, cancel: &Cancel) -> Result<()> {
     {
         say!("{note}");
     }
+    if mode == Mode::Feedforward
+        && let Some(warning) = load::resolution_warning(args)
+    {
+        // Shown even with -q: the output will not be what was expected.
+        say!("warning: {warning}");
+    }
     match config.run {
         config::RunKind::Preview => return preview(args, &config, cancel),
         config::RunKind::Batch => {
