@@ -135,13 +135,15 @@ pub struct Args {
     #[arg(long, value_name = "FMT", help_heading = "Output")]
     pub pix_fmt: Option<String>,
 
-    /// Feed-forward network (--model) or optimisation against a style image (--style)
-    /// [default: whichever the flags given belong to].
+    /// Feed-forward network (--model, or --style PAINTING alone: the arbitrary-style network)
+    /// or optimisation against a style image (--mode optimize --style PAINTING) [default:
+    /// feedforward, optimize when a flag of the Optimisation section is given].
     #[arg(long, value_enum, help_heading = "Style")]
     pub mode: Option<Mode>,
 
     /// Feed-forward style network: a path, or a name looked up in the model folders
-    /// ($VSTYLE_MODELS, models/ beside the binary or in the checkout, ~/.local/share/vstyle/models).
+    /// ($VSTYLE_MODELS, models/ beside the binary or in the checkout, ~/.local/share/vstyle/models;
+    /// --list-models lists them).
     #[arg(short, long, value_name = "MODEL", help_heading = "Style")]
     pub model: Option<PathBuf>,
 

@@ -27,10 +27,10 @@ pub const DEFAULT_TEMPORAL_WEIGHT: f32 = 300.0;
 /// Which stylizer runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Mode {
-    /// One pass of a trained network per frame (`--model`): fast.
+    /// One pass of a trained network per frame (`--model`, or `--style` alone): fast.
     Feedforward,
-    /// Gatys optimisation of every frame against a style image (`--style`): slow, needs no
-    /// trained network; also texture synthesis and content reconstruction.
+    /// Gatys optimisation of every frame against a style image (`--mode optimize --style`):
+    /// slow, needs no trained network; also texture synthesis and content reconstruction.
     Optimize,
 }
 
