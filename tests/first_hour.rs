@@ -580,3 +580,23 @@ fn resume_redoes_pictures_that_other_settings_made_and_keeps_its_own() {
         / a.len() as f64;
     assert!(mean < 8.0, "{mean}: {e}");
 }
+
+#[test]
+fn a_missing_painting_gets_one_error_line_and_no_route_note() {
+    let models = model_folder();
+    let dir = tempfile::tempdir().unwrap();
+    let input = flat_png(dir.path(), "in.png", [10, 20, 30]);
+    let run = vstyle_in!(
+        models.path(),
+        input,
+        "--style",
+        dir.path().join("nope.jpg"),
+        "-o",
+        dir.path().join("o.png")
+    );
+    let e = stderr(&run);
+    assert_eq!(run.status.code(), Some(1), "{e}");
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(e.starts_with("error: ") && e.contains("nope.jpg"), "{e}");
+    assert_eq!(files_in(dir.path()), ["in.png"]);
+}

@@ -341,21 +341,11 @@ pub fn run(args: &Args, cancel: &Cancel) -> Result<()> {
     }
     let config = config::Config::from_args(args)?;
     let mode = config.mode;
-    if !args.quiet
-        && let Some(note) = optimize::route_note(args, mode)
-    {
-        say!("{note}");
-    }
-    if mode == Mode::Feedforward
-        && let Some(warning) = load::resolution_warning(args)
-    {
-        // Shown even with -q: the output will not be what was expected.
-        say!("warning: {warning}");
-    }
     match config.run {
         config::RunKind::Preview => return preview(args, &config, cancel),
         config::RunKind::Batch => {
             let record = run_record(args, mode)?;
+            before_work(args, mode);
             return batch::run(args, &config, cancel, &record, || {
                 load_stylizer(args, &config)
             });
@@ -407,6 +397,7 @@ pub fn run(args: &Args, cancel: &Cancel) -> Result<()> {
     // Open the input first: a bad input is reported before the (slower) model load.
     Source::open(&job.input)?;
     let record = run_record(args, mode)?;
+    before_work(args, mode);
     let report = match args.report.as_deref() {
         Some(path) => {
             let mut owned = files_read(args, &record);
@@ -510,6 +501,22 @@ pub fn run(args: &Args, cancel: &Cancel) -> Result<()> {
     Ok(())
 }
 
+/// The lines said once the command line has passed its checks, before the work: which route
+/// paints a `--style` painting, and a resolution the model does not hold up at.
+fn before_work(args: &Args, mode: Mode) {
+    if !args.quiet
+        && let Some(note) = optimize::route_note(args, mode)
+    {
+        say!("{note}");
+    }
+    if mode == Mode::Feedforward
+        && let Some(warning) = load::resolution_warning(args)
+    {
+        // Shown even with -q: the output will not be what was expected.
+        say!("warning: {warning}");
+    }
+}
+
 /// `--sheet PHOTO` and `--preview N`: one PNG to look at before a long run.
 fn preview(args: &Args, config: &config::Config, cancel: &Cancel) -> Result<()> {
     let no_style = args.model.is_none() && args.optimize.style.is_empty();
@@ -558,6 +565,7 @@ fn preview(args: &Args, config: &config::Config, cancel: &Cancel) -> Result<()> 
     }
     let (model, precision) =
         model_in_precision(&model_path(args)?, args.precision, env, args.device)?;
+    before_work(args, config.mode);
     let threads = args.threads.unwrap_or_else(physical_cores);
     let load =
         |style: StyleRequest| FeedForward::load(&model, &feedforward_options(args, threads, style));
@@ -648,6 +656,7 @@ fn sheet_of_many(args: &Args, job: &Job, env: &ort::environment::Environment) ->
     } else {
         let model = model_path(args)?;
         let (file, _) = model_in_precision(&model, args.precision, env, args.device)?;
+        before_work(args, Mode::Feedforward);
         for (image, _) in optimize::style_images(&args.optimize.style)? {
             let style = StyleRequest::Images(vec![(image, 1.0)]);
             let (mut network, p) =
