@@ -138,11 +138,111 @@ pub fn model(arg: &Path) -> Result<PathBuf> {
         }
     }
     let looked: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    let names: Vec<String> = installed().into_iter().map(|m| m.name).collect();
+    let base = name.strip_suffix(".onnx").unwrap_or(&name);
+    let hint = match closest(base, &names) {
+        Some(near) => format!("did you mean {near}? "),
+        None => String::new(),
+    };
+    let what = if names.is_empty() {
+        "none is installed; give a path, set VSTYLE_MODELS, or run scripts/setup.sh".to_string()
+    } else {
+        format!("installed: {} (vstyle --list-models)", names.join(", "))
+    };
     Err(Error::Usage(format!(
-        "model {name:?}: no such file, and no {} in the model folders ({}); give a path, set VSTYLE_MODELS, or run scripts/setup.sh",
+        "model {name:?}: no such file, and no {} in the model folders ({}); {hint}{what}",
         files.join(" or "),
         looked.join(", ")
     )))
+}
+
+/// A model installed in the model folders: its name (what `-m` takes), the file that `-m NAME`
+/// finds, and the precisions its sibling files hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installed {
+    pub name: String,
+    pub path: PathBuf,
+    /// `fp32`, `int8`, `fp16`: the files present beside it.
+    pub precisions: Vec<&'static str>,
+}
+
+/// Every model found by name in [`model_dirs`], one per name (the first folder that has it, as
+/// `-m NAME` finds it), sorted by name.
+pub fn installed() -> Vec<Installed> {
+    let mut out: Vec<Installed> = Vec::new();
+    for dir in model_dirs() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "onnx") && p.is_file())
+            .collect();
+        files.sort();
+        for file in files {
+            let fp32 = sibling(&file, "fp32");
+            let Some(name) = fp32
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .map(str::to_string)
+            else {
+                continue;
+            };
+            if out.iter().any(|m| m.name == name) {
+                continue;
+            }
+            let precisions: Vec<&'static str> = ["fp32", "int8", "fp16"]
+                .into_iter()
+                .filter(|p| sibling(&file, p).is_file())
+                .collect();
+            let path = if fp32.is_file() { fp32 } else { file };
+            out.push(Installed {
+                name,
+                path,
+                precisions,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+/// The name in `names` nearest to `wanted` when it is near enough to be a slip of the fingers
+/// (at most a third of its letters off, or a prefix of it).
+pub fn closest<'a>(wanted: &str, names: &'a [String]) -> Option<&'a str> {
+    let wanted = wanted.to_lowercase();
+    names
+        .iter()
+        .map(|n| (edit_distance(&wanted, &n.to_lowercase()), n))
+        .filter(|(d, n)| *d <= (wanted.chars().count() / 3).max(1) || n.starts_with(&wanted))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n.as_str())
+}
+
+/// Damerau–Levenshtein distance (adjacent swaps count one), on characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 /// The numeric precisions a model comes in, as sibling files: `scream.onnx` (float32),
@@ -202,6 +302,17 @@ mod tests {
             e.contains("no_such_model_anywhere.onnx") && e.contains("model folders"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_slip_of_the_fingers_finds_the_model_meant() {
+        let names: Vec<String> = ["arbitrary", "multistyle26", "scream", "scream_light"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        assert_eq!(closest("scraem", &names), Some("scream"));
+        assert_eq!(closest("multistyle", &names), Some("multistyle26"));
+        assert_eq!(closest("paintings", &names), None);
     }
 
     #[test]

@@ -101,6 +101,98 @@ fn save_png(img: &RgbImage, out: &Path) -> Result<()> {
     result
 }
 
+/// A contact sheet being made: the photo, then one labelled tile per style of each network
+/// added.
+#[derive(Default)]
+pub struct Sheet {
+    tiles: Vec<Tile>,
+}
+
+impl Sheet {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Paints every style of `network` on `photo` (fitted into `tile_side`): a multi-style
+    /// network each of its styles, a single- or arbitrary-style network its one. Labels start
+    /// with `prefix` when given (the model's name on a sheet of several models). The first
+    /// network added also puts the photo itself first. Returns the number of styles painted.
+    ///
+    /// # Errors
+    /// An unreadable photo or a failed network run.
+    pub fn add(
+        &mut self,
+        photo: &Path,
+        network: &mut FeedForward,
+        tile_side: u32,
+        prefix: Option<&str>,
+    ) -> Result<usize> {
+        let picture = crate::decode::first_picture(photo, |w, h| {
+            let (w, h) = limit_side(w, h, Some(tile_side));
+            network.processing_size(w, h)
+        })?;
+        if self.tiles.is_empty() {
+            self.tiles.push(Tile {
+                label: "original".into(),
+                image: to_image(&picture),
+            });
+        }
+        let named = |label: String| match prefix {
+            Some(p) if label.is_empty() => p.to_string(),
+            None if label.is_empty() => "stylized".into(),
+            // The style's index first, so that a label cut to the tile keeps it.
+            Some(p) => format!("{label} {p}"),
+            None => label,
+        };
+        let count = network.styles().map_or(0, |s| s.len());
+        let mut paint = |network: &mut FeedForward, label: String| -> Result<()> {
+            let mut f = picture.clone();
+            network.stylize(std::slice::from_mut(&mut f), &NoProgress, &Cancel::new())?;
+            self.tiles.push(Tile {
+                label,
+                image: to_image(&f),
+            });
+            Ok(())
+        };
+        if count == 0 {
+            // A model's one style: its name, or on a sheet of several models the model's.
+            let label = match (network.style_label(), prefix) {
+                (Some(style), None) => style.to_string(),
+                _ => String::new(),
+            };
+            paint(network, named(label))?;
+            return Ok(1);
+        }
+        for i in 0..count {
+            network.set_style(i)?;
+            let name = network.style_label().unwrap_or_default();
+            let label = match prefix {
+                // A named style says more than the model's name; an index needs the model's.
+                Some(_) if name != i.to_string() => format!("{i} {name}"),
+                Some(p) => format!("{i} {p}"),
+                None if name == i.to_string() => name.to_string(),
+                None => format!("{i} {name}"),
+            };
+            paint(network, label)?;
+        }
+        Ok(count)
+    }
+
+    /// The styles painted so far.
+    pub fn styles(&self) -> usize {
+        self.tiles.len().saturating_sub(1)
+    }
+
+    /// Lays the tiles out about square and writes the PNG `out`.
+    ///
+    /// # Errors
+    /// An unwritable output.
+    pub fn save(&self, out: &Path) -> Result<()> {
+        let columns = (self.tiles.len() as f64).sqrt().ceil() as usize;
+        save_png(&compose(&self.tiles, columns.max(1)), out)
+    }
+}
+
 /// Renders every style of `network` on `photo` (the photo first, then one labelled tile per
 /// style) into the PNG `out`. A single-style or arbitrary-style network gives the photo and its
 /// one style. Returns the number of styles drawn.
@@ -113,42 +205,10 @@ pub fn contact_sheet(
     tile_side: u32,
     out: &Path,
 ) -> Result<usize> {
-    let picture = crate::decode::first_picture(photo, |w, h| {
-        let (w, h) = limit_side(w, h, Some(tile_side));
-        network.processing_size(w, h)
-    })?;
-    let mut tiles = vec![Tile {
-        label: "original".into(),
-        image: to_image(&picture),
-    }];
-    let count = network.styles().map_or(0, |s| s.len());
-    let mut paint = |network: &mut FeedForward, label: String| -> Result<()> {
-        let mut f = picture.clone();
-        network.stylize(std::slice::from_mut(&mut f), &NoProgress, &Cancel::new())?;
-        tiles.push(Tile {
-            label,
-            image: to_image(&f),
-        });
-        Ok(())
-    };
-    if count == 0 {
-        let label = network.style_label().unwrap_or("stylized").to_string();
-        paint(network, label)?;
-    } else {
-        for i in 0..count {
-            network.set_style(i)?;
-            let name = network.style_label().unwrap_or_default();
-            let label = if name == i.to_string() {
-                name.to_string()
-            } else {
-                format!("{i} {name}")
-            };
-            paint(network, label)?;
-        }
-    }
-    let columns = (tiles.len() as f64).sqrt().ceil() as usize;
-    save_png(&compose(&tiles, columns.max(1)), out)?;
-    Ok(tiles.len() - 1)
+    let mut sheet = Sheet::new();
+    sheet.add(photo, network, tile_side, None)?;
+    sheet.save(out)?;
+    Ok(sheet.styles())
 }
 
 /// Which of `total` frames a preview of `n` shows: the centres of `n` equal parts.

@@ -24,7 +24,8 @@ pub enum Device {
     /// CUDA if the ONNX Runtime library and the machine support it, else the CPU (and say which).
     Auto,
     Cpu,
-    /// CUDA or an error: never a silent fall-back to the CPU.
+    /// CUDA or an error: never a silent fall-back to the CPU (`gpu` says the same).
+    #[cfg_attr(feature = "cli", value(alias = "gpu"))]
     Cuda,
 }
 

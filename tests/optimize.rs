@@ -369,14 +369,14 @@ fn the_warped_start_of_a_moved_frame_lands_where_the_content_moved() {
     let (noise_out, input, out) = two_frames(VideoStart::Warped);
     // Inside the picture, the second frame starts from the first result (noise) moved by the
     // same (6, 4) as the content: close to it there, far from it unmoved and from the input
-    // (measured: 5.5 grey levels, against 84 and 69).
+    // (measured: 5.5 grey levels, against 42 and 45; the starting noise spans 64..191).
     let inner = (16..88, 12..64);
     let moved = moved_difference(&out, &noise_out, (6, 4), inner.0.clone(), inner.1.clone());
     let unmoved = moved_difference(&out, &noise_out, (0, 0), inner.0.clone(), inner.1.clone());
     let content = moved_difference(&out, &input, (0, 0), inner.0, inner.1);
     assert!(moved < 15.0, "moved by the motion: {moved:.1}");
     assert!(
-        unmoved > 60.0 && content > 40.0,
+        unmoved > 30.0 && content > 30.0,
         "{unmoved:.1} {content:.1}"
     );
     // The strip that came in at the left edge was not in the first frame: it starts from the

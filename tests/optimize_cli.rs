@@ -215,10 +215,14 @@ fn flags_of_the_other_mode_are_refused_by_name() {
         "{err}"
     );
 
+    // --style alone is the arbitrary-style network's, which takes --max-side; with a flag of
+    // the optimiser it is optimisation, which sets its size with --size.
     let run = vstyle!(
         &content,
         "--style",
         &content,
+        "--steps",
+        "3",
         "--max-side",
         "64",
         "-o",

@@ -359,7 +359,7 @@ fn the_sheet_paints_every_style_under_its_label() {
         sheet
     );
     assert_success(&run);
-    assert!(stderr(&run).contains("2 style(s)"), "{}", stderr(&run));
+    assert!(stderr(&run).contains("2 styles"), "{}", stderr(&run));
     let img = image::open(&sheet).unwrap().to_rgb8();
     // Three tiles (the photo, identity, invert) in two columns: two rows.
     assert!(
@@ -422,7 +422,7 @@ fn the_preview_shows_evenly_spaced_frames_beside_their_outputs() {
         out
     );
     assert_success(&run);
-    assert!(stderr(&run).contains("3 frame(s)"), "{}", stderr(&run));
+    assert!(stderr(&run).contains("3 frames"), "{}", stderr(&run));
     let img = image::open(&out).unwrap().to_rgb8();
     // Two columns (input, output) of 64 px, three rows.
     assert!(

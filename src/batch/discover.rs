@@ -65,7 +65,8 @@ pub fn discover(inputs: &[PathBuf], recursive: bool, skip: Option<&Path>) -> Res
         if arg.is_dir() {
             walk(arg, Path::new(""), recursive, skip.as_deref(), &mut out)?;
         } else {
-            // A missing file is still a job: it fails with "not found" like any bad input.
+            // The command line checks that named files exist before any work; one that is gone
+            // by now is still a job, which fails with "not found" like any bad input.
             let root = match arg.parent() {
                 Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
                 _ => PathBuf::from("."),

@@ -33,22 +33,26 @@ pub enum Precision {
 /// The README's main commands, shown at the end of `--help`.
 const EXAMPLES: &str = "\
 Examples:
+  vstyle --list-models                                     the models installed, by name
   vstyle input.mp4 -m scream -o out.mp4                    a video in The Scream's style, audio copied
-  vstyle input.mp4 -m paintings --style-name starry_night -o out.mp4
-  vstyle input.mp4 -m paintings --style-mix starry_night=0.7,great_wave=0.3 -o out.mp4
-  vstyle --sheet photo.jpg -m paintings -o sheet.png        every style of a model on one photo
+  vstyle input.mp4 --style painting.jpg -o out.mp4         any painting, one network pass a frame
+  vstyle input.mp4 --style a.jpg=0.7 --style b.jpg=0.3 -o out.mp4   a blend of two paintings
+  vstyle input.mp4 -m multistyle26 --style-name 19 -o out.mp4
+  vstyle input.mp4 -m multistyle26 --style-mix 3=0.7,12=0.3 -o out.mp4
+  vstyle --sheet photo.jpg -o sheet.png                    every installed style on one photo
   vstyle input.mp4 -m scream --preview 6 -o preview.png    six frames, input beside output
   vstyle input.mp4 -m scream --temporal -o out.mp4         strokes that stay on moving objects
   vstyle videos/ -m scream -o styled/ -r -j 2              a folder tree, resumable
-  vstyle photo.jpg --style painting.jpg -o out.png         optimisation mode (slow, any painting)
-  vstyle --list-styles paintings                           the styles a model holds";
+  vstyle photo.jpg --style painting.jpg --mode optimize -o out.png   optimisation (slow, closest)
+  vstyle --list-styles multistyle26                        the styles a model holds";
 
 /// Stylize videos and images with neural style transfer.
 #[derive(Debug, Parser)]
 #[command(name = "vstyle", version, about, max_term_width = 100, after_help = EXAMPLES)]
 pub struct Args {
     /// Input videos, images or folders (several make a batch; none for a texture made from
-    /// --style alone with --content-weight 0).
+    /// --style alone with --content-weight 0). ffmpeg's -i before an input works too; the
+    /// output is named with -o.
     #[arg(value_name = "INPUT", help_heading = "Input")]
     pub inputs: Vec<PathBuf>,
 
@@ -56,12 +60,13 @@ pub struct Args {
     #[arg(short, long, help_heading = "Input")]
     pub recursive: bool,
 
-    /// Start at this time of the input (ffmpeg's -ss: seconds, or [HH:]MM:SS[.ms]); the output,
+    /// Start at this time of the input (ffmpeg's -ss, which works too: seconds, or
+    /// [HH:]MM:SS[.ms]); the output,
     /// audio and subtitles included, starts there.
     #[arg(long, value_name = "TIME", value_parser = parse_time, help_heading = "Input")]
     pub start: Option<f64>,
 
-    /// Take this much of the input (ffmpeg's -t: seconds, or [HH:]MM:SS[.ms]).
+    /// Take this much of the input (ffmpeg's -t, which works too: seconds, or [HH:]MM:SS[.ms]).
     #[arg(long, value_name = "TIME", value_parser = parse_duration, help_heading = "Input")]
     pub duration: Option<f64>,
 
@@ -130,13 +135,15 @@ pub struct Args {
     #[arg(long, value_name = "FMT", help_heading = "Output")]
     pub pix_fmt: Option<String>,
 
-    /// Feed-forward network (--model) or optimisation against a style image (--style)
-    /// [default: whichever the flags given belong to].
+    /// Feed-forward network (--model, or --style PAINTING alone: the arbitrary-style network)
+    /// or optimisation against a style image (--mode optimize --style PAINTING) [default:
+    /// feedforward, optimize when a flag of the Optimisation section is given].
     #[arg(long, value_enum, help_heading = "Style")]
     pub mode: Option<Mode>,
 
     /// Feed-forward style network: a path, or a name looked up in the model folders
-    /// ($VSTYLE_MODELS, models/ beside the binary or in the checkout, ~/.local/share/vstyle/models).
+    /// ($VSTYLE_MODELS, models/ beside the binary or in the checkout, ~/.local/share/vstyle/models;
+    /// --list-models lists them).
     #[arg(short, long, value_name = "MODEL", help_heading = "Style")]
     pub model: Option<PathBuf>,
 
@@ -152,6 +159,15 @@ pub struct Args {
     /// Mix of a multi-style network's styles, NAME=WEIGHT,… (weights are normalised to sum 1).
     #[arg(long, value_name = "MIX", help_heading = "Style")]
     pub style_mix: Option<String>,
+
+    /// List the installed models (the names -m takes): kind, styles, architecture, precisions
+    /// and file; with --json as JSON. Then exit.
+    #[arg(long, help_heading = "Style")]
+    pub list_models: bool,
+
+    /// With --list-models: print JSON.
+    #[arg(long, requires = "list_models", help_heading = "Style")]
+    pub json: bool,
 
     /// Print the styles a model holds (names, paintings, credits) and exit.
     #[arg(long, value_name = "MODEL", help_heading = "Style")]
@@ -192,14 +208,17 @@ pub struct Args {
     pub temporal_motion: crate::temporal::MotionSource,
 
     /// Bound the processing resolution's longer side (the output keeps the input's size).
+    /// Strokes keep their size in pixels, so smaller frames get coarser paintings: scream_light
+    /// needs 480 or more (it warns below), scream still holds its subjects at 360.
     #[arg(long, value_name = "PIXELS", value_parser = clap::value_parser!(u32).range(16..), help_heading = "Style")]
     pub max_side: Option<u32>,
 
     #[command(flatten)]
     pub optimize: OptimizeArgs,
 
-    /// Paint every style of the model on PHOTO, each tile labelled, into one PNG (-o), instead
-    /// of stylizing an input [default output: PHOTO_sheet.png].
+    /// Paint styles on PHOTO, each tile labelled, into one PNG (-o), instead of stylizing an
+    /// input: without -m every installed model with all its styles, with -m every style of that
+    /// model, with several --style each painting [default output: PHOTO_sheet.png].
     #[arg(long, value_name = "PHOTO", help_heading = "Preview")]
     pub sheet: Option<PathBuf>,
 
@@ -388,14 +407,19 @@ pub(super) fn long_version() -> String {
     )
 }
 
-/// The command line as ffmpeg and CUDA users type it, in clap's words: `-an` and `-sn` become
-/// `--no-audio` and `--no-subtitles`, `--device cuda:N` becomes `--device cuda --gpu N`.
+/// The command line as ffmpeg and CUDA users type it, in clap's words: `-i INPUT` is the input,
+/// `-ss`, `-t`, `-an` and `-sn` become `--start`, `--duration`, `--no-audio` and
+/// `--no-subtitles`, `--device cuda:N` becomes `--device cuda --gpu N`.
 pub(super) fn user_habits(argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
     let mut out = Vec::with_capacity(argv.len() + 2);
     let mut after_device = false;
     for a in argv {
         let text = a.to_str().map(str::to_string);
         match text.as_deref() {
+            // ffmpeg's `-i INPUT`: the input is what follows.
+            Some("-i") => {}
+            Some("-ss") => out.push("--start".into()),
+            Some("-t") => out.push("--duration".into()),
             Some("-an") => out.push("--no-audio".into()),
             Some("-sn") => out.push("--no-subtitles".into()),
             Some(v) if after_device && v.starts_with("cuda:") => {
@@ -437,6 +461,10 @@ mod tests {
         assert_eq!(
             user_habits(v(&["vstyle", "--device=cuda:2", "-sn"])),
             v(&["vstyle", "--device=cuda", "--gpu", "2", "--no-subtitles"])
+        );
+        assert_eq!(
+            user_habits(v(&["vstyle", "-ss", "1:30", "-t", "5", "-i", "in.mp4"])),
+            v(&["vstyle", "--start", "1:30", "--duration", "5", "in.mp4"])
         );
         // A file named cuda:1 stays a file when it is not --device's value.
         assert_eq!(

@@ -143,6 +143,11 @@ impl Summary {
             self.frames,
             format!("{:.1} s", self.seconds)
         ));
+        if self.file_seconds > self.seconds + 0.05 {
+            out.push_str(
+                "\n(done: the files' own times added up, more than the total's wall-clock time because files ran side by side)",
+            );
+        }
         out
     }
 }
@@ -415,10 +420,10 @@ fn run_jobs(
                                 }
                                 if !args.quiet {
                                     print(&format!(
-                                        "done: {} → {} ({} frames, {:.1} s)",
+                                        "done: {} → {} ({}, {:.1} s)",
                                         job.input.display(),
                                         job.output.display(),
-                                        stats.frames,
+                                        super::count(stats.frames, "frame"),
                                         stats.seconds
                                     ));
                                 }
@@ -650,6 +655,11 @@ mod tests {
         assert_eq!(row(&t, "total")[..3], ["4", "12", "6.0"], "{t}");
         assert!(t.contains("20.0 files/min"), "{t}");
         assert!(!t.contains("interrupted"), "{t}");
+        assert!(!t.contains("side by side"), "{t}");
+        // Files run side by side: their times add up to more than the wall clock, which the
+        // table says.
+        let t = Summary::of(&outcomes, 2.0).table();
+        assert!(t.contains("added up") && t.contains("side by side"), "{t}");
         let t = Summary::of(&[Outcome::Interrupted, Outcome::NotRun], 1.0).table();
         assert_eq!(row(&t, "done"), ["0", "0", "0.0", "s"], "{t}");
         assert_eq!(row(&t, "interrupted"), ["1", "-", "-"], "{t}");

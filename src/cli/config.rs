@@ -81,17 +81,23 @@ impl Config {
 
 /// The checks of a batch or single-file run.
 fn check_plan(args: &Args, mode: Mode, run: RunKind) -> Result<()> {
-    if args.inputs.is_empty() && args.optimize.style.is_none() && args.model.is_none() {
+    if args.inputs.is_empty() && args.optimize.style.is_empty() && args.model.is_none() {
         return Err(Error::Usage(
             "give an INPUT video, image or folder and a style (--model MODEL.onnx or --style IMAGE); see vstyle --help".into(),
         ));
     }
-    if mode == Mode::Feedforward && args.model.is_none() {
+    if mode == Mode::Feedforward && args.model.is_none() && args.optimize.style.is_empty() {
         return Err(Error::Usage(
-            "no style given: pass --model MODEL.onnx (or --style IMAGE to optimise)".into(),
+            "no style given: pass --model MODEL (vstyle --list-models lists them) or --style PAINTING.jpg".into(),
+        ));
+    }
+    if mode == Mode::Optimize && args.optimize.style.len() > 1 {
+        return Err(Error::Usage(
+            "--mode optimize takes one --style image; blends of several run through the arbitrary-style network (drop --mode optimize)".into(),
         ));
     }
     if run == RunKind::Batch {
+        check_inputs(args)?;
         if mode == Mode::Optimize {
             return Err(Error::Usage(
                 "batch mode runs feed-forward models (--model); optimise one file at a time".into(),
@@ -137,7 +143,7 @@ fn check_plan(args: &Args, mode: Mode, run: RunKind) -> Result<()> {
     }
     let texture_only =
         mode == Mode::Optimize && args.optimize.content_weight() == 0.0 && args.inputs.is_empty();
-    if texture_only && args.optimize.style.is_none() {
+    if texture_only && args.optimize.style.is_empty() {
         return Err(Error::Usage(
             "a texture is made from a style image: pass --style IMAGE".into(),
         ));
@@ -151,17 +157,45 @@ fn check_plan(args: &Args, mode: Mode, run: RunKind) -> Result<()> {
     Ok(())
 }
 
+/// Every input of several is checked before any work: `vstyle in.jpg out.png` (ffmpeg's habit of
+/// naming the output last) is refused with the way to name an output, and a named file that is
+/// not there stops the run before anything is written.
+fn check_inputs(args: &Args) -> Result<()> {
+    if let [first, last] = args.inputs.as_slice()
+        && args.output.is_none()
+        && std::fs::symlink_metadata(last).is_err()
+        && first.is_file()
+        && crate::batch::is_media_path(last)
+    {
+        return Err(Error::Usage(format!(
+            "{last:?} does not exist and looks like an output; to name the output use -o (vstyle {} -o {} …)",
+            first.display(),
+            last.display()
+        )));
+    }
+    for input in &args.inputs {
+        if std::fs::symlink_metadata(input).is_err() {
+            return Err(Error::input(
+                input,
+                "no such file (nothing was stylized: every input is checked first)",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The style the arguments ask a feed-forward network for.
 pub(super) fn style_request(args: &Args) -> Result<StyleRequest> {
+    let images = optimize::style_images(&args.optimize.style)?;
     Ok(
-        match (&args.style_name, &args.style_mix, &args.optimize.style) {
-            (Some(name), None, None) => StyleRequest::Choice(StyleChoice::One(name.clone())),
-            (None, Some(mix), None) => StyleRequest::Choice(
+        match (&args.style_name, &args.style_mix, images.is_empty()) {
+            (Some(name), None, true) => StyleRequest::Choice(StyleChoice::One(name.clone())),
+            (None, Some(mix), true) => StyleRequest::Choice(
                 StyleChoice::parse_mix(mix)
                     .map_err(|m| Error::Usage(format!("--style-mix: {m}")))?,
             ),
-            (None, None, Some(image)) => StyleRequest::Image(image.clone()),
-            (None, None, None) => StyleRequest::None,
+            (None, None, false) => StyleRequest::Images(images),
+            (None, None, true) => StyleRequest::None,
             _ => {
                 return Err(Error::Usage(
                     "--style-name, --style-mix and --style IMAGE each choose the style; give one"
@@ -211,6 +245,21 @@ fn encode_options(args: &Args) -> Result<EncodeOptions> {
         return Err(Error::Usage(format!(
             "--codec: unknown encoder {name:?} (see `ffmpeg -encoders`)"
         )));
+    }
+    // The values the encoder takes are checked before the model loads. Without --codec most
+    // containers get libx264, whose names are checked (other containers ignore a preset).
+    let codec = args.codec.as_deref().unwrap_or("libx264");
+    let given = args
+        .preset
+        .iter()
+        .map(|p| ("--preset".to_string(), "preset", p.as_str()))
+        .chain(args.encoder_opt.iter().filter_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            Some((format!("--encoder-opt {}", k.trim()), k.trim(), v))
+        }));
+    for (flag, key, value) in given {
+        crate::encode::check_encoder_option(codec, key, value)
+            .map_err(|m| Error::Usage(format!("{flag}: {m}")))?;
     }
     Ok(EncodeOptions {
         codec: args.codec.clone(),

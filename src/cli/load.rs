@@ -71,13 +71,22 @@ pub(super) fn feedforward_options(
     }
 }
 
-/// The model `-m` names, resolved through the model folders.
+/// The network that paints any painting when `--style IMAGE` comes without `--model`.
+pub(super) const ARBITRARY: &str = "arbitrary";
+
+/// The model `-m` names, resolved through the model folders; without `-m`, a `--style` painting
+/// takes the installed arbitrary-style network.
 pub(super) fn model_path(args: &Args) -> Result<PathBuf> {
-    let model = args
-        .model
-        .as_ref()
-        .ok_or_else(|| Error::Usage("no style given: pass --model MODEL".into()))?;
-    crate::locate::model(model)
+    match &args.model {
+        Some(model) => crate::locate::model(model),
+        None if !args.optimize.style.is_empty() => crate::locate::model(Path::new(ARBITRARY))
+            .map_err(|_| {
+                Error::Usage(format!(
+                    "--style runs the arbitrary-style network, and no {ARBITRARY}.onnx is installed (scripts/setup.sh fetches it); or optimise instead with --mode optimize (slow)"
+                ))
+            }),
+        None => Err(Error::Usage("no style given: pass --model MODEL".into())),
+    }
 }
 
 /// Loads one session per stylize worker. `workers: None` picks the default: one on the CPU,
@@ -118,6 +127,25 @@ pub(super) fn load_stylizers(
     })
 }
 
+/// The long side below which a light network's strokes swallow the subject: `scream_light` at
+/// `--max-side 360` dissolves the parrots of samples/parrots.jpg into blobs, at 640 it keeps
+/// them (the standard network keeps them at both).
+pub(super) const LIGHT_MIN_SIDE: u32 = 480;
+
+/// A warning when `--max-side` is below what the model needs: a light network (`vstyle.arch` =
+/// `light`) under [`LIGHT_MIN_SIDE`].
+pub(super) fn resolution_warning(args: &Args) -> Option<String> {
+    let side = args.max_side.filter(|&s| s < LIGHT_MIN_SIDE)?;
+    let model = model_path(args).ok()?;
+    let kind = crate::stylize::feedforward::model_kind(&model, args.ort_lib.as_deref()).ok()?;
+    (kind.arch.as_deref() == Some("light")).then(|| {
+        format!(
+            "{}: a light network paints strokes too large for frames under {LIGHT_MIN_SIDE} px on the long side, and --max-side {side} dissolves subjects into blobs; give a larger --max-side, or use a standard network (scream)",
+            model.display()
+        )
+    })
+}
+
 /// What makes this run's outputs (`record::Record`): the model file that runs and every setting
 /// that changes pixels.
 pub(super) fn run_record(args: &Args, mode: Mode) -> Result<record::Record> {
@@ -150,8 +178,8 @@ pub(super) fn files_read(args: &Args, record: &record::Record) -> Vec<(PathBuf, 
     if let Some(model) = &record.model {
         files.push((model.clone(), "the model"));
     }
-    if let Some(style) = &args.optimize.style {
-        files.push((style.clone(), "the style image"));
+    for (style, _) in super::optimize::style_images(&args.optimize.style).unwrap_or_default() {
+        files.push((style, "the style image"));
     }
     if let Some(predictor) = &args.style_predictor {
         files.push((predictor.clone(), "the style predictor"));

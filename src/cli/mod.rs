@@ -21,6 +21,7 @@ mod args;
 mod batch;
 mod config;
 mod load;
+mod models;
 mod optimize;
 mod record;
 mod render;
@@ -125,6 +126,48 @@ pub fn check_output(job: &Job, overwrite: bool) -> Result<()> {
     Ok(())
 }
 
+/// The manual page's sections that clap does not make (roff).
+const MANPAGE_SECTIONS: &str = r#".SH "EXIT STATUS"
+.TP
+\fB0\fR
+Every file was stylized (or skipped as done already).
+.TP
+\fB1\fR
+A file failed: an input that cannot be read or decoded, an output that cannot be written, a
+failure while running the network.
+.TP
+\fB2\fR
+A usage error, found before any work: a bad flag or value, a model that is missing or does not
+fit, an output that would replace something.
+.TP
+\fB130\fR
+Interrupted (Ctrl-C or SIGTERM); no unfinished output is left behind.
+.SH ENVIRONMENT
+.TP
+\fBVSTYLE_MODELS\fR
+Folders (separated by :) searched first for models given by name (\-m scream).
+.TP
+\fBORT_DYLIB_PATH\fR
+The ONNX Runtime library to load (\-\-ort\-lib overrides it).
+.TP
+\fBXDG_DATA_HOME\fR, \fBHOME\fR
+The user data folder, $XDG_DATA_HOME/vstyle or ~/.local/share/vstyle, where set\-up installs
+the models and the ONNX Runtime library.
+.TP
+\fBVSTYLE_SHARD\fR
+The shard K/N of a batch this run takes (\fBVSTYLE_SHARD_COUNT\fR with a Kubernetes indexed
+Job's JOB_COMPLETION_INDEX; a Slurm job array's SLURM_ARRAY_TASK_ID is read too).
+.TP
+\fBCUDA_VISIBLE_DEVICES\fR
+The GPUs CUDA may use; \-\-gpu N picks among them.
+.TP
+\fBVSTYLE_LOG\fR
+A log filter (e.g. debug) instead of the one \-v and \-q set.
+.TP
+\fBNO_COLOR\fR
+When set, no colour in messages (\-\-color auto).
+"#;
+
 /// Runs the command line; the binary's `main`.
 pub fn main() -> ExitCode {
     let command = <Args as clap::CommandFactory>::command().long_version(args::long_version());
@@ -156,6 +199,7 @@ pub fn main() -> ExitCode {
         let mut page = Vec::new();
         return match clap_mangen::Man::new(cmd).render(&mut page) {
             Ok(()) => {
+                page.extend_from_slice(MANPAGE_SECTIONS.as_bytes());
                 let _ = std::io::Write::write_all(&mut std::io::stdout(), &page);
                 ExitCode::SUCCESS
             }
@@ -280,6 +324,11 @@ pub fn run(args: &Args, cancel: &Cancel) -> Result<()> {
         let _ = std::io::Write::write_all(&mut std::io::stdout(), listing.as_bytes());
         return Ok(());
     }
+    if args.list_models {
+        let listing = models::list(args.json, args.ort_lib.as_deref())?;
+        let _ = std::io::Write::write_all(&mut std::io::stdout(), listing.as_bytes());
+        return Ok(());
+    }
     if let Some(model) = &args.list_styles {
         let model = crate::locate::model(model)?;
         let listing = crate::stylize::feedforward::list_styles(
@@ -296,6 +345,7 @@ pub fn run(args: &Args, cancel: &Cancel) -> Result<()> {
         config::RunKind::Preview => return preview(args, &config, cancel),
         config::RunKind::Batch => {
             let record = run_record(args, mode)?;
+            before_work(args, mode);
             return batch::run(args, &config, cancel, &record, || {
                 load_stylizer(args, &config)
             });
@@ -310,7 +360,8 @@ pub fn run(args: &Args, cancel: &Cancel) -> Result<()> {
         let style = args
             .optimize
             .style
-            .clone()
+            .first()
+            .cloned()
             .expect("a texture's style image was checked with the arguments");
         Job {
             output: args
@@ -346,6 +397,7 @@ pub fn run(args: &Args, cancel: &Cancel) -> Result<()> {
     // Open the input first: a bad input is reported before the (slower) model load.
     Source::open(&job.input)?;
     let record = run_record(args, mode)?;
+    before_work(args, mode);
     let report = match args.report.as_deref() {
         Some(path) => {
             let mut owned = files_read(args, &record);
@@ -433,9 +485,9 @@ pub fn run(args: &Args, cancel: &Cancel) -> Result<()> {
         let fps = stats.frames as f64 / stats.seconds.max(1e-9);
         // The provider is named here so that `--device auto` always says which one it chose.
         say!(
-            "wrote {}: {} frames in {:.1} s ({fps:.2} fps on {provider})",
+            "wrote {}: {} in {:.1} s ({fps:.2} fps on {provider})",
             job.output.display(),
-            stats.frames,
+            count(stats.frames, "frame"),
             stats.seconds
         );
         tracing::info!(
@@ -449,9 +501,26 @@ pub fn run(args: &Args, cancel: &Cancel) -> Result<()> {
     Ok(())
 }
 
+/// The lines said once the command line has passed its checks, before the work: which route
+/// paints a `--style` painting, and a resolution the model does not hold up at.
+fn before_work(args: &Args, mode: Mode) {
+    if !args.quiet
+        && let Some(note) = optimize::route_note(args, mode)
+    {
+        say!("{note}");
+    }
+    if mode == Mode::Feedforward
+        && let Some(warning) = load::resolution_warning(args)
+    {
+        // Shown even with -q: the output will not be what was expected.
+        say!("warning: {warning}");
+    }
+}
+
 /// `--sheet PHOTO` and `--preview N`: one PNG to look at before a long run.
 fn preview(args: &Args, config: &config::Config, cancel: &Cancel) -> Result<()> {
-    if config.mode != Mode::Feedforward || args.model.is_none() {
+    let no_style = args.model.is_none() && args.optimize.style.is_empty();
+    if config.mode != Mode::Feedforward || (no_style && args.sheet.is_none()) {
         return Err(Error::Usage(
             "--sheet and --preview show a feed-forward model's styles: pass --model MODEL".into(),
         ));
@@ -491,8 +560,12 @@ fn preview(args: &Args, config: &config::Config, cancel: &Cancel) -> Result<()> 
     check_output(&job, args.overwrite)?;
     Source::open(&job.input)?;
     let env = runtime::environment(args.ort_lib.as_deref())?;
+    if args.sheet.is_some() && (no_style || args.optimize.style.len() > 1) {
+        return sheet_of_many(args, &job, env);
+    }
     let (model, precision) =
         model_in_precision(&model_path(args)?, args.precision, env, args.device)?;
+    before_work(args, config.mode);
     let threads = args.threads.unwrap_or_else(physical_cores);
     let load =
         |style: StyleRequest| FeedForward::load(&model, &feedforward_options(args, threads, style));
@@ -508,7 +581,7 @@ fn preview(args: &Args, config: &config::Config, cancel: &Cancel) -> Result<()> 
     let shown = if args.sheet.is_some() {
         let side = args.max_side.unwrap_or(crate::preview::SHEET_TILE);
         let n = crate::preview::contact_sheet(&job.input, &mut network, side, &job.output)?;
-        format!("{n} style(s)")
+        count(n as u64, "style")
     } else {
         let n = crate::preview::video_preview(
             &job.input,
@@ -517,7 +590,7 @@ fn preview(args: &Args, config: &config::Config, cancel: &Cancel) -> Result<()> 
             &job.output,
             cancel,
         )?;
-        format!("{n} frame(s), input beside output")
+        format!("{}, input beside output", count(n as u64, "frame"))
     };
     if !args.quiet {
         say!(
@@ -527,6 +600,92 @@ fn preview(args: &Args, config: &config::Config, cancel: &Cancel) -> Result<()> 
         );
     }
     Ok(())
+}
+
+/// A sheet of several networks or paintings: without `-m` and `--style`, every installed style
+/// network with all its styles; with several `--style` paintings, each through the
+/// arbitrary-style network (or `-m`'s).
+fn sheet_of_many(args: &Args, job: &Job, env: &ort::environment::Environment) -> Result<()> {
+    let started = Instant::now();
+    let side = args.max_side.unwrap_or(crate::preview::SHEET_TILE);
+    let threads = args.threads.unwrap_or_else(physical_cores);
+    let mut sheet = crate::preview::Sheet::new();
+    let mut models = 0;
+    let mut provider = "CPU";
+    if args.optimize.style.is_empty() {
+        let mut skipped = Vec::new();
+        for m in models::catalogue(args.ort_lib.as_deref())? {
+            let style = match m.kind.kind {
+                "single" => StyleRequest::None,
+                "multi" => StyleRequest::Choice(StyleChoice::One("0".into())),
+                "arbitrary" => {
+                    skipped.push(format!("{} (paints --style PAINTING.jpg)", m.name));
+                    continue;
+                }
+                _ => continue,
+            };
+            let (file, _) = model_in_precision(&m.path, args.precision, env, args.device)
+                .unwrap_or((m.path.clone(), "fp32"));
+            // A model that does not load here is left off the sheet, with a note.
+            let (mut network, p) =
+                match FeedForward::load(&file, &feedforward_options(args, threads, style)) {
+                    Ok(loaded) => loaded,
+                    Err(e @ Error::Runtime(_)) => return Err(e),
+                    Err(e) => {
+                        skipped.push(format!("{} ({e})", m.name));
+                        continue;
+                    }
+                };
+            provider = p;
+            sheet.add(&job.input, &mut network, side, Some(&m.name))?;
+            models += 1;
+        }
+        if models == 0 {
+            return Err(Error::Usage(format!(
+                "--sheet without -m shows every installed style network, and none is installed in the model folders{}; run scripts/setup.sh or pass -m MODEL",
+                if skipped.is_empty() {
+                    String::new()
+                } else {
+                    format!(" besides {}", skipped.join(", "))
+                }
+            )));
+        }
+        if !args.quiet && !skipped.is_empty() {
+            say!("note: not on the sheet: {}", skipped.join(", "));
+        }
+    } else {
+        let model = model_path(args)?;
+        let (file, _) = model_in_precision(&model, args.precision, env, args.device)?;
+        before_work(args, Mode::Feedforward);
+        for (image, _) in optimize::style_images(&args.optimize.style)? {
+            let style = StyleRequest::Images(vec![(image, 1.0)]);
+            let (mut network, p) =
+                FeedForward::load(&file, &feedforward_options(args, threads, style))?;
+            provider = p;
+            sheet.add(&job.input, &mut network, side, None)?;
+        }
+        models = 1;
+    }
+    sheet.save(&job.output)?;
+    if !args.quiet {
+        say!(
+            "wrote {}: {} of {} in {:.1} s (on {provider})",
+            job.output.display(),
+            count(sheet.styles() as u64, "style"),
+            count(models, "model"),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// `1 frame`, `3 frames`.
+pub(crate) fn count(n: u64, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing}")
+    } else {
+        format!("{n} {thing}s")
+    }
 }
 
 /// `dir/stem{suffix}.{ext}` beside `path`.

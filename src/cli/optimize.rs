@@ -27,10 +27,10 @@ pub const DEFAULT_TEMPORAL_WEIGHT: f32 = 300.0;
 /// Which stylizer runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Mode {
-    /// One pass of a trained network per frame (`--model`): fast.
+    /// One pass of a trained network per frame (`--model`, or `--style` alone): fast.
     Feedforward,
-    /// Gatys optimisation of every frame against a style image (`--style`): slow, needs no
-    /// trained network; also texture synthesis and content reconstruction.
+    /// Gatys optimisation of every frame against a style image (`--mode optimize --style`):
+    /// slow, needs no trained network; also texture synthesis and content reconstruction.
     Optimize,
 }
 
@@ -41,9 +41,12 @@ const LOSS_NET: &str = "vgg16_features.onnx";
 /// the other mode can be told from one left out; the defaults are applied in `options`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct OptimizeArgs {
-    /// Style image for optimisation mode (implies --mode optimize).
-    #[arg(long, value_name = "IMAGE", help_heading = "Optimisation")]
-    pub style: Option<PathBuf>,
+    /// A painting whose style to paint. Alone it runs the arbitrary-style network (fast, any
+    /// painting); with --mode optimize (or another flag of this section) each frame is optimised
+    /// against it (slow). Repeat it to blend paintings, with weights as IMAGE=WEIGHT
+    /// (--style a.jpg=0.7 --style b.jpg=0.3; normalised to sum 1).
+    #[arg(long, value_name = "IMAGE", help_heading = "Style")]
+    pub style: Vec<PathBuf>,
 
     /// Loss network prepared by models/prepare_vgg.py [default: models/vgg16_features.onnx].
     #[arg(long, value_name = "PATH", help_heading = "Optimisation")]
@@ -155,7 +158,7 @@ impl OptimizeArgs {
             pool,
         } = self;
         [
-            (style.is_some(), "--style"),
+            (!style.is_empty(), "--style"),
             (loss_net.is_some(), "--loss-net"),
             (content_layer.is_some(), "--content-layer"),
             (style_layers.is_some(), "--style-layers"),
@@ -186,6 +189,55 @@ impl OptimizeArgs {
     }
 }
 
+/// The style images of `--style`, each with its weight: `a.jpg`, or `a.jpg=0.7` when no file
+/// of that whole name exists.
+///
+/// # Errors
+/// A weight that is not a number of 0 or more.
+pub fn style_images(given: &[PathBuf]) -> Result<Vec<(PathBuf, f32)>> {
+    given
+        .iter()
+        .map(|p| {
+            let text = p.to_string_lossy();
+            match text.rsplit_once('=') {
+                Some((path, weight)) if !p.exists() && !path.is_empty() => {
+                    match weight.trim().parse::<f32>() {
+                        Ok(w) if w.is_finite() && w >= 0.0 => Ok((PathBuf::from(path), w)),
+                        _ => Err(Error::Usage(format!(
+                            "--style {text}: {weight:?} is not a weight (IMAGE=WEIGHT, a number of 0 or more)"
+                        ))),
+                    }
+                }
+                _ => Ok((p.clone(), 1.0)),
+            }
+        })
+        .collect()
+}
+
+/// The line that says which route paints a `--style` painting and how to take the other, when
+/// the command line left the choice to vstyle (no `--mode`, no `--model`).
+pub fn route_note(args: &super::Args, mode: Mode) -> Option<String> {
+    if args.optimize.style.is_empty() || args.mode.is_some() || args.model.is_some() {
+        return None;
+    }
+    Some(match mode {
+        Mode::Feedforward => "note: --style runs the arbitrary-style network (fast, one pass a frame); --mode optimize optimises each frame against the painting instead (closer to it, about a minute a frame on a CPU)".into(),
+        Mode::Optimize => {
+            let others: Vec<&str> = args
+                .optimize
+                .given()
+                .into_iter()
+                .filter(|f| *f != "--style")
+                .collect();
+            format!(
+                "note: {} {} --mode optimize: each frame is optimised against the painting (slow); --style alone runs the arbitrary-style network, one pass a frame",
+                others.join(", "),
+                if others.len() == 1 { "implies" } else { "imply" }
+            )
+        }
+    })
+}
+
 /// The feed-forward mode's flags that were given (`batch` is given when it is not 1).
 pub struct FeedForwardGiven {
     pub model: bool,
@@ -197,14 +249,16 @@ pub struct FeedForwardGiven {
 
 /// The mode a command line asks for: `--mode` when given, else optimisation when any of its
 /// flags is given, else feed-forward. A flag of the other mode is an error, never ignored.
-/// `--model` with `--style IMAGE` alone is feed-forward: an arbitrary-style network takes the
-/// style image (the model decides; one that takes none says so).
+/// `--style IMAGE` alone is feed-forward: an arbitrary-style network takes the style image
+/// (`--model`'s, by default the installed `arbitrary`; a model that takes none says so).
 ///
 /// # Errors
 /// Flags of both modes, or of the mode not chosen.
 pub fn resolve_mode(mode: Option<Mode>, ff: &FeedForwardGiven, opt: &OptimizeArgs) -> Result<Mode> {
     let opt_given = opt.given();
-    if ff.model && opt_given == ["--style"] && mode != Some(Mode::Optimize) {
+    // A painting alone is the arbitrary-style network's (`--model` names which network, by
+    // default `arbitrary`); the optimiser is `--mode optimize`, or implied by its other flags.
+    if opt_given == ["--style"] && mode != Some(Mode::Optimize) {
         return Ok(Mode::Feedforward);
     }
     let ff_given: Vec<&str> = [
@@ -276,7 +330,7 @@ pub fn options(args: &OptimizeArgs, session: SessionOptions) -> Result<OptimizeO
     Ok(OptimizeOptions {
         session,
         loss_net: loss_net(args.loss_net.as_deref())?,
-        style: args.style.clone(),
+        style: args.style.first().cloned(),
         content_layer: args
             .content_layer
             .clone()
@@ -332,10 +386,24 @@ mod tests {
     #[test]
     fn the_mode_follows_the_flags_when_not_named() {
         let style = OptimizeArgs {
-            style: Some("s.jpg".into()),
+            style: vec!["s.jpg".into()],
             ..Default::default()
         };
-        assert_eq!(resolve_mode(None, &NONE, &style).unwrap(), Mode::Optimize);
+        // A painting alone takes the fast network; the optimiser is asked for by name or by
+        // one of its own flags.
+        assert_eq!(
+            resolve_mode(None, &NONE, &style).unwrap(),
+            Mode::Feedforward
+        );
+        let steps = OptimizeArgs {
+            steps: Some(10),
+            ..style.clone()
+        };
+        assert_eq!(resolve_mode(None, &NONE, &steps).unwrap(), Mode::Optimize);
+        assert_eq!(
+            resolve_mode(Some(Mode::Optimize), &NONE, &style).unwrap(),
+            Mode::Optimize
+        );
         assert_eq!(
             resolve_mode(None, &NONE, &OptimizeArgs::default()).unwrap(),
             Mode::Feedforward
@@ -369,7 +437,7 @@ mod tests {
             ..NONE
         };
         let style = OptimizeArgs {
-            style: Some("s.jpg".into()),
+            style: vec!["s.jpg".into()],
             ..Default::default()
         };
         // A model with only a style image: an arbitrary-style network's feed-forward run.

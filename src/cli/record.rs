@@ -115,13 +115,23 @@ impl Record {
                 })
             })
             .transpose()?;
-        let (style, style_image_sha256) =
-            match (&args.style_name, &args.style_mix, &args.optimize.style) {
-                (Some(n), _, _) => (Some(n.clone()), None),
-                (_, Some(m), _) => (Some(m.clone()), None),
-                (_, _, Some(img)) => (Some(img.display().to_string()), Some(sha256_file(img)?)),
-                _ => (None, None),
-            };
+        let images = super::optimize::style_images(&args.optimize.style)?;
+        let (style, style_image_sha256) = match (&args.style_name, &args.style_mix, &images[..]) {
+            (Some(n), _, _) => (Some(n.clone()), None),
+            (_, Some(m), _) => (Some(m.clone()), None),
+            // One image keeps the fingerprint it always had.
+            (_, _, [(img, _)]) => (Some(img.display().to_string()), Some(sha256_file(img)?)),
+            (_, _, []) => (None, None),
+            (_, _, several) => {
+                let mut names = Vec::new();
+                let mut sums = Vec::new();
+                for (img, w) in several {
+                    names.push(format!("{}={w}", img.display()));
+                    sums.push(format!("{}={w}", sha256_file(img)?));
+                }
+                (Some(names.join(",")), Some(sums.join(",")))
+            }
+        };
         Ok(Self {
             mode: match mode {
                 Mode::Feedforward => "feedforward",
@@ -186,6 +196,12 @@ pub const TAG_PREFIX: &str = "vstyle settings ";
 /// comment, the video stream's (Ogg) or the program's provider (MPEG-TS). MPEG-PS and MXF carry
 /// none.
 pub fn fingerprint_of(output: &Path) -> Option<String> {
+    // A picture's in its own comment (PNG text, JPEG comment).
+    if crate::encode::is_image_path(output) {
+        return crate::encode::image_tag::read(output)
+            .iter()
+            .find_map(|t| t.strip_prefix(TAG_PREFIX).map(str::to_string));
+    }
     crate::init_ffmpeg();
     let input = crate::decode::open_input(output).ok()?;
     let ours = |text: &str| text.strip_prefix(TAG_PREFIX).map(str::to_string);

@@ -18,8 +18,11 @@ use crate::error::{Error, Result};
 use crate::frame::{Frame, rotate_rgb_into, rotated_size};
 
 mod audio;
+pub mod image_tag;
+mod options;
 mod subtitle;
 use audio::AudioTranscoder;
+pub use options::check_encoder_option;
 use subtitle::SubtitleTranscoder;
 
 /// How the video is encoded.
@@ -117,6 +120,8 @@ pub struct Sink {
     finished: bool,
     /// See [`EncodeOptions::overwrite`].
     overwrite: bool,
+    /// A picture's settings tag, written into it when it is finished.
+    image_tag: Option<String>,
 }
 
 /// Per-thread conversion state (swscale contexts cannot move between threads).
@@ -432,6 +437,7 @@ impl Sink {
             durations: HashMap::new(),
             frames: 0,
             finished: false,
+            image_tag: opts.comment.clone().filter(|_| is_image),
         })
     }
 
@@ -633,6 +639,12 @@ impl Sink {
         self.octx.write_trailer().map_err(|e| {
             Error::output(&self.final_path, format!("cannot finish the file ({e})"))
         })?;
+        // A picture carries its settings tag in its own metadata (its muxer writes none).
+        if let Some(tag) = &self.image_tag {
+            image_tag::write(&self.temp_path, tag).map_err(|e| {
+                Error::output(&self.final_path, format!("cannot tag the picture ({e})"))
+            })?;
+        }
         let committed = crate::output::commit(&self.temp_path, &self.final_path, self.overwrite);
         crate::output::forget(&self.temp_path);
         self.finished = true;

@@ -329,7 +329,10 @@ pub fn list_styles(
             let body = if styles.named {
                 styles.listing()
             } else {
-                format!("  styles 0 to {} (the model names none)\n", count - 1)
+                format!(
+                    "  styles 0 to {} (the model names none; see them all on a photo with vstyle --sheet PHOTO.jpg -m {name})\n",
+                    count - 1
+                )
             };
             format!(
                 "{name}: {count} styles (multi-style network, {range}); pick one with {how}, mix with --style-mix A=0.5,B=0.5\n{body}"
@@ -344,6 +347,72 @@ pub fn list_styles(
         },
     };
     Ok(listing + &credit)
+}
+
+/// What `--list-models` says of a model file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ModelKind {
+    /// `single`, `multi` or `arbitrary` for a style network; `other` for a file that is not one
+    /// (a loss network, a style predictor).
+    pub kind: &'static str,
+    /// The styles it holds (`None` for an arbitrary-style network: any painting).
+    pub styles: Option<usize>,
+    /// The style names, when the model gives them.
+    pub names: Vec<String>,
+    /// Its `vstyle.arch` metadata (`standard`, `light`), when it says.
+    pub arch: Option<String>,
+    /// The predictor file an arbitrary-style network names (beside it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predictor: Option<String>,
+}
+
+/// Loads the model at `path` on the CPU and says what kind of style network it is.
+///
+/// # Errors
+/// A model that cannot be loaded.
+pub fn model_kind(path: &Path, ort_lib: Option<&Path>) -> Result<ModelKind> {
+    let opts = SessionOptions {
+        device: crate::runtime::Device::Cpu,
+        threads: 1,
+        ort_lib: ort_lib.map(Path::to_path_buf),
+    };
+    let env = opts.environment()?;
+    let (session, _) = runtime::session(env, path, &opts)?;
+    let arch = metadata(&session, "vstyle.arch");
+    let Ok(contract) = Contract::check(&io(session.inputs()), &io(session.outputs())) else {
+        return Ok(ModelKind {
+            kind: "other",
+            styles: None,
+            names: Vec::new(),
+            arch,
+            predictor: None,
+        });
+    };
+    let (kind, styles, names) = match &contract.style {
+        Some(StyleInput::Weights { count, .. }) => {
+            let list = Styles::from_metadata(metadata(&session, META_STYLES).as_deref(), *count)
+                .map_err(|m| Error::model(path, m))?;
+            let names = if list.named {
+                list.list.iter().map(|s| s.name.clone()).collect()
+            } else {
+                Vec::new()
+            };
+            ("multi", Some(*count), names)
+        }
+        Some(StyleInput::Vector { .. }) => ("arbitrary", None, Vec::new()),
+        None => (
+            "single",
+            Some(1),
+            metadata_single_name(&session).into_iter().collect(),
+        ),
+    };
+    Ok(ModelKind {
+        kind,
+        styles,
+        names,
+        arch,
+        predictor: metadata(&session, META_STYLE_PREDICTOR).filter(|_| kind == "arbitrary"),
+    })
 }
 
 /// The largest size with the aspect of `width x height` that fits inside `max_w x max_h`

@@ -82,7 +82,7 @@ const HISTORY: usize = 10;
 pub enum Init {
     /// The content image (style transfer).
     Content,
-    /// Seeded uniform noise (texture synthesis, content reconstruction).
+    /// Seeded uniform noise in 64..191 (texture synthesis, content reconstruction).
     Noise,
 }
 
@@ -554,7 +554,7 @@ impl Stylizer for Optimize {
             }
             let first = |content: Vec<f32>| match self.opts.init {
                 Init::Content => (content, self.opts.steps),
-                Init::Noise => (noise(content.len(), self.opts.seed), self.opts.steps),
+                Init::Noise => (start_noise(content.len(), self.opts.seed), self.opts.steps),
             };
             let (init, steps) = match (self.opts.video_start, previous, warped) {
                 (VideoStart::Warped, _, Some(warped)) => (
@@ -648,6 +648,21 @@ fn fit_long_side(width: u32, height: u32, long_side: u32) -> (u32, u32) {
     let w = ((f64::from(width) * scale).round() as u32).max(1);
     let h = ((f64::from(height) * scale).round() as u32).max(1);
     (w, h)
+}
+
+/// How far the starting noise reaches from mid-grey, as a share of half the pixel range.
+const START_NOISE_SPREAD: f32 = 0.5;
+
+/// The noise an optimisation from noise starts at: seeded uniform noise in 64..191. The full
+/// 0..255 put pixels near the ends of the range, where the tanh change of variables is flat
+/// (d pixel / d v is 1/100 of its value at mid-grey half a level from an end): they got almost
+/// no gradient and stayed saturated dots through hundreds of steps.
+pub fn start_noise(len: usize, seed: u64) -> Vec<f32> {
+    let mid = objective::PIXEL_HALF_RANGE as f32;
+    noise(len, seed)
+        .into_iter()
+        .map(|v| mid + (v - mid) * START_NOISE_SPREAD)
+        .collect()
 }
 
 /// Seeded uniform noise in 0..255 (SplitMix64, so a seed gives the same image everywhere).
