@@ -11,13 +11,15 @@
 #   SIZES       frame heights, 16:9 [720 1080 2160 4320]
 #   PRECISIONS  [fp32 int8]
 #   WHOLE_MAX   the largest height also run whole (whole 8K needs ~28 GB in float32) [2160]
-#   TILE        --tile for the PSNR and seam comparison [1024]
+#   TILE        --tile for the PSNR and seam comparison at 1080p [1024]; at 720p half of it
+#   PARTS       which tables [memory compare thumbnails clip]
 #   THUMBNAILS  --tile-thumbnail values compared at 1080p [512 768 1024 1440]
 #   MODEL       [models/scream.onnx]; VSTYLE [target/release/vstyle]; PYTHON [.venv/bin/python]
 #
 # Seam measure: the mean gradient magnitude (across the border) on the columns and rows where two
-# tiles' cores meet, over the same on all other columns and rows of the same output: 1.0 means
-# the borders are as smooth as the rest of the picture.
+# tiles' cores meet, over the same on the other columns and rows of the same output that lie on
+# the network's 4-pixel grid, as the borders do: 1.0 means the borders are as smooth as the rest
+# of the picture.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PHOTO=${PHOTO:-samples/lighthouse.jpg}
@@ -25,6 +27,8 @@ SIZES=${SIZES:-720 1080 2160 4320}
 PRECISIONS=${PRECISIONS:-fp32 int8}
 WHOLE_MAX=${WHOLE_MAX:-2160}
 TILE=${TILE:-1024}
+PARTS=${PARTS:-memory compare thumbnails clip}
+part() { [[ " $PARTS " == *" $1 "* ]]; }
 THUMBNAILS=${THUMBNAILS:-512 768 1024 1440}
 MODEL=${MODEL:-models/scream.onnx}
 VSTYLE=${VSTYLE:-target/release/vstyle}
@@ -55,6 +59,7 @@ run() {
   echo "$rss $secs"
 }
 
+if part memory; then
 echo "== peak RSS (MB) and stylize time (s) per frame, $MODEL, defaults (--tile auto) and whole (--tile off)"
 printf "%-6s %-5s %12s %12s %12s %12s\n" size prec auto_MB auto_s whole_MB whole_s
 for h in $SIZES; do
@@ -67,6 +72,7 @@ for h in $SIZES; do
     printf "%-6s %-5s %12s %12s %12s %12s\n" "${h}p" "$p" "$a_mb" "$a_s" "$w_mb" "$w_s"
   done
 done
+fi
 
 cmp() {  # cmp WHOLE TILED XS YS: PSNR, seam measure of TILED and of WHOLE on the same lines
   "$PYTHON" - "$@" <<'EOF'
@@ -81,10 +87,13 @@ psnr = 10 * np.log10(255 ** 2 / max(((a - b) ** 2).mean(), 1e-12))
 def seam(img):
     gx = np.abs(np.diff(img, axis=1)).mean(axis=(0, 2))   # gx[i]: between columns i and i+1
     gy = np.abs(np.diff(img, axis=0)).mean(axis=(1, 2))
+    # Borders lie on the network's 4-pixel grid, where its upsampling leaves a faint period of
+    # its own: compare with the other lines of the same phase.
     on = [gx[x - 1] for x in xs] + [gy[y - 1] for y in ys]
     if not on:
         return float("nan")
-    off = np.concatenate([np.delete(gx, [x - 1 for x in xs]), np.delete(gy, [y - 1 for y in ys])])
+    same = lambda g, bs: [g[i] for i in range(len(g)) if (i + 1) % 4 == 0 and i + 1 not in bs]
+    off = same(gx, xs) + same(gy, ys)
     return np.mean(on) / np.mean(off)
 print(f"{psnr:.2f} {seam(b):.3f} {seam(a):.3f}")
 EOF
@@ -93,23 +102,27 @@ EOF
 # The core borders of a tiled run, as -v prints them ("tile borders x=A,B y=C"): "XS YS".
 borders() {
   local line
-  line=$(grep -o 'tile borders x=[0-9,]* y=[0-9,]*' "$1" | head -n 1)
+  line=$(grep -o 'tile borders x=[0-9,]* y=[0-9,]*' "$1" | head -n 1 || true)
   echo "$(sed 's/.*x=\([0-9,]*\).*/\1/' <<<"$line") $(sed 's/.*y=\([0-9,]*\).*/\1/' <<<"$line")"
 }
 
+if part compare || part thumbnails; then
 echo
-echo "== tiled (--tile $TILE) against whole, the thumbnail at its default; seam: tiled output, and the whole output on the same lines"
+echo "== tiled (--tile $TILE at 1080p, $((TILE / 2)) at 720p) against whole, the thumbnail at its default; seam: tiled output, and the whole output on the same lines"
 printf "%-6s %-5s %8s %10s %10s %10s %10s\n" size prec psnr_dB seam_tiled seam_whole tiled_s whole_s
 for h in 720 1080; do
   for p in $PRECISIONS; do
     read -r w_mb w_s < <(run "cw_${h}_$p" "$work/in_$h.png" -m "$MODEL" --precision "$p" --tile off -o "$work/cw_${h}_$p.png")
-    read -r t_mb t_s < <(run "ct_${h}_$p" "$work/in_$h.png" -m "$MODEL" --precision "$p" --tile "$TILE" -o "$work/ct_${h}_$p.png")
+    tile=$TILE; [ "$h" = 720 ] && tile=$((TILE / 2))
+    read -r t_mb t_s < <(run "ct_${h}_$p" "$work/in_$h.png" -m "$MODEL" --precision "$p" --tile "$tile" -o "$work/ct_${h}_$p.png")
     read -r bx by < <(borders "$work/ct_${h}_$p.log")
     read -r psnr seam seam_w < <(cmp "$work/cw_${h}_$p.png" "$work/ct_${h}_$p.png" "$bx" "$by")
     printf "%-6s %-5s %8s %10s %10s %10s %10s\n" "${h}p" "$p" "$psnr" "$seam" "$seam_w" "$t_s" "$w_s"
   done
 done
+fi
 
+if part thumbnails; then
 echo
 echo "== 1080p, --tile $TILE, by thumbnail: PSNR against whole and time (whole: the run above)"
 printf "%-9s %-5s %8s %10s\n" thumbnail prec psnr_dB tiled_s
@@ -120,7 +133,9 @@ for p in $PRECISIONS; do
     printf "%-9s %-5s %8s %10s\n" "$th" "$p" "$psnr" "$t_s"
   done
 done
+fi
 
+if part clip; then
 echo
 echo "== a 4K clip (10 frames), defaults (--precision auto, --tile auto)"
 ffmpeg -loglevel error -y -loop 1 -i "$work/in_2160.png" -vf "zoompan=z='1+0.002*on':d=1:s=3840x2160,format=yuv420p" \
@@ -128,3 +143,4 @@ ffmpeg -loglevel error -y -loop 1 -i "$work/in_2160.png" -vf "zoompan=z='1+0.002
   ffmpeg -loglevel error -y -loop 1 -i "$work/in_2160.png" -frames:v 10 -r 25 -c:v libx264 -pix_fmt yuv420p "$work/clip_2160.mp4"
 read -r c_mb c_s < <(run clip "$work/clip_2160.mp4" -m "$MODEL" -o "$work/clip_out.mp4")
 echo "4K clip: peak ${c_mb} MB, stylize ${c_s} s for 10 frames"
+fi

@@ -527,7 +527,11 @@ def train(a):
         raise SystemExit("train: error: give --data and --vgg (or --resume RUN_DIR)")
     os.makedirs(a.run_dir, exist_ok=True)
     _LOG_FILE = open(os.path.join(a.run_dir, "train.log"), "a", encoding="utf-8")
-    command = " ".join(shlex.quote(s) for s in [sys.executable] + sys.argv)
+    # The interpreter as started, relative when it lies under the working folder (a venv), so a
+    # committed run folder names no machine's paths.
+    exe = os.path.relpath(sys.executable)
+    exe = sys.executable if exe.startswith("..") else exe
+    command = " ".join(shlex.quote(s) for s in [exe] + sys.argv)
     with open(os.path.join(a.run_dir, "command.txt"), "a", encoding="utf-8") as f:
         f.write(command + "\n")
     log(("resume: " if resuming else "command: ") + command)
