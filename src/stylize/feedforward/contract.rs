@@ -284,6 +284,17 @@ pub(super) fn metadata_single_name(session: &Session) -> Option<String> {
         .map(|s| s.list[0].name.clone())
 }
 
+/// A one-thread CPU session on `path`, to read what a model says about itself.
+fn inspection_session(path: &Path, ort_lib: Option<&Path>) -> Result<Session> {
+    let opts = SessionOptions {
+        device: crate::runtime::Device::Cpu,
+        threads: 1,
+        ort_lib: ort_lib.map(Path::to_path_buf),
+    };
+    let env = opts.environment()?;
+    Ok(runtime::session(env, path, &opts)?.0)
+}
+
 /// What `--list-styles` prints for the model at `path`: its styles (index, name, painting,
 /// credit) for a multi-style network, else what kind of network it is.
 ///
@@ -294,13 +305,7 @@ pub fn list_styles(
     value_range: Option<ValueRange>,
     ort_lib: Option<&Path>,
 ) -> Result<String> {
-    let opts = SessionOptions {
-        device: crate::runtime::Device::Cpu,
-        threads: 1,
-        ort_lib: ort_lib.map(Path::to_path_buf),
-    };
-    let env = opts.environment()?;
-    let (session, _) = runtime::session(env, path, &opts)?;
+    let session = inspection_session(path, ort_lib)?;
     let contract = Contract::check(&io(session.inputs()), &io(session.outputs()))
         .map_err(|m| Error::model(path, m))?;
     let range = match value_range {
@@ -371,13 +376,7 @@ pub struct ModelKind {
 /// # Errors
 /// A model that cannot be loaded.
 pub fn model_kind(path: &Path, ort_lib: Option<&Path>) -> Result<ModelKind> {
-    let opts = SessionOptions {
-        device: crate::runtime::Device::Cpu,
-        threads: 1,
-        ort_lib: ort_lib.map(Path::to_path_buf),
-    };
-    let env = opts.environment()?;
-    let (session, _) = runtime::session(env, path, &opts)?;
+    let session = inspection_session(path, ort_lib)?;
     let arch = metadata(&session, "vstyle.arch");
     let Ok(contract) = Contract::check(&io(session.inputs()), &io(session.outputs())) else {
         return Ok(ModelKind {
