@@ -143,7 +143,9 @@ impl Summary {
             self.frames,
             format!("{:.1} s", self.seconds)
         ));
-        if self.file_seconds > self.seconds + 0.05 {
+        // Compared as printed: the note explains what a reader sees.
+        let printed = |s: f64| format!("{s:.1}").parse::<f64>().unwrap_or(s);
+        if printed(self.file_seconds) > printed(self.seconds) {
             out.push_str(
                 "\n(done: the files' own times added up, more than the total's wall-clock time because files ran side by side)",
             );
@@ -660,6 +662,17 @@ mod tests {
         // table says.
         let t = Summary::of(&outcomes, 2.0).table();
         assert!(t.contains("added up") && t.contains("side by side"), "{t}");
+        // Short files: 0.08 s of work in 0.048 s prints as 0.1 s against 0.0 s, which needs
+        // the same note.
+        let quick = [Outcome::Done {
+            frames: 1,
+            seconds: 0.08,
+            warnings: vec![],
+        }];
+        let t = Summary::of(&quick, 0.048).table();
+        assert!(t.contains("side by side"), "{t}");
+        let t = Summary::of(&quick, 0.08).table();
+        assert!(!t.contains("side by side"), "{t}");
         let t = Summary::of(&[Outcome::Interrupted, Outcome::NotRun], 1.0).table();
         assert_eq!(row(&t, "done"), ["0", "0", "0.0", "s"], "{t}");
         assert_eq!(row(&t, "interrupted"), ["1", "-", "-"], "{t}");
