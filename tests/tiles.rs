@@ -179,6 +179,57 @@ fn temporal_video_in_tiles_matches_whole_frames() {
 }
 
 #[test]
+fn smoothing_over_time_starts_at_the_first_frame_and_then_mixes_in_the_past() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("in.mkv");
+    make_clip(
+        &clip,
+        &Clip {
+            width: 96,
+            height: 64,
+            frames: 5,
+            smooth: true,
+            ..Clip::default()
+        },
+    );
+    let model = model("light_multi.onnx");
+    let mut frames = Vec::new();
+    for (name, share) in [("own.mkv", "0"), ("smoothed.mkv", "0.9")] {
+        let out = dir.path().join(name);
+        assert_success(&vstyle!(
+            &clip,
+            "-m",
+            &model,
+            "--style-name",
+            "wild",
+            "--codec",
+            "ffv1",
+            "--pix-fmt",
+            "bgr0",
+            "--tile",
+            "56",
+            "--tile-thumbnail",
+            "64",
+            "--tile-smoothing",
+            share,
+            "-o",
+            &out
+        ));
+        frames.push(read_frames(&out, 96, 64, true));
+    }
+    assert_eq!(frames[0].len(), 5);
+    assert_eq!(frames[1].len(), 5);
+    // The first frame has no past; the next run with statistics that lag behind their own
+    // (the clip's colour moves from frame to frame), so they differ, by a little, until a
+    // move large for this flat clip counts as a scene cut and starts afresh.
+    assert_eq!(frames[0][0], frames[1][0]);
+    let diffs: Vec<u8> = (1..5)
+        .map(|i| max_diff(&frames[0][i], &frames[1][i]))
+        .collect();
+    assert!(diffs[0] > 0 && diffs.iter().all(|&d| d < 128), "{diffs:?}");
+}
+
+#[test]
 fn a_network_without_instance_norms_runs_whole_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let input = photo(dir.path(), 400, 300);
@@ -212,6 +263,9 @@ fn bad_tile_settings_are_refused_before_any_work() {
         ("--tile", "big", "not auto, off or a size"),
         ("--max-memory", "1K", "at least 64M"),
         ("--max-memory", "lots", "not a size"),
+        ("--tile-smoothing", "1", "not a share"),
+        ("--tile-smoothing", "1.5", "not a share"),
+        ("--tile-smoothing", "much", "not a share"),
     ] {
         let out = dir.path().join("out.png");
         let run = vstyle!(&input, "-m", &m, flag, value, "-o", &out);

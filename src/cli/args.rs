@@ -255,9 +255,15 @@ pub struct Args {
 
     /// Longer side of the thumbnail whose instance-norm statistics every tile of a frame uses:
     /// larger is closer to the whole-frame look, and costs one network pass at that size per
-    /// frame.
+    /// frame (and one at half the size, which carries the variances on to the frame's scale).
     #[arg(long, value_name = "PIXELS", default_value_t = crate::stylize::feedforward::tiled::DEFAULT_THUMBNAIL, value_parser = clap::value_parser!(u32).range(64..), help_heading = "Performance")]
     pub tile_thumbnail: u32,
+
+    /// Share of the earlier frames in a tiled video frame's instance-norm statistics (0 to
+    /// below 1): a moving average over time that starts afresh at scene cuts; 0 gives each
+    /// frame its own thumbnail's statistics.
+    #[arg(long, value_name = "SHARE", default_value_t = crate::stylize::feedforward::tiled::DEFAULT_SMOOTHING, value_parser = crate::stylize::feedforward::tiled::parse_smoothing, help_heading = "Performance")]
+    pub tile_smoothing: f32,
 
     /// Frames per network run (models with a dynamic batch dimension).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64), help_heading = "Performance")]

@@ -66,6 +66,7 @@ pub(super) fn feedforward_options(
             mode: args.tile,
             max_memory: args.max_memory,
             thumbnail: args.tile_thumbnail,
+            smoothing: args.tile_smoothing,
         },
         sessions: 1,
     }

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Args, optimize::Mode};
 use crate::error::{Error, Result};
+use crate::stylize::feedforward::{TileMode, tiled};
 
 /// The settings that change an output's pixels.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -57,6 +58,14 @@ pub struct Record {
     pub bitrate: Option<u64>,
     /// Optimisation mode's flags, as given.
     pub optimize: Option<String>,
+    /// Tiles as asked for: `--tile` when not auto, the thumbnail and the smoothing over time
+    /// when not the defaults (auto tiling follows the machine's memory, which is no setting).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tile: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tile_thumbnail: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tile_smoothing: Option<f32>,
 }
 
 fn lossy_model_path<S: serde::Serializer>(
@@ -168,6 +177,11 @@ impl Record {
             encoder_opts: args.encoder_opt.clone(),
             bitrate: args.bitrate,
             optimize: (mode == Mode::Optimize).then(|| format!("{:?}", args.optimize)),
+            tile: (args.tile != TileMode::Auto).then(|| format!("{:?}", args.tile)),
+            tile_thumbnail: (args.tile_thumbnail != tiled::DEFAULT_THUMBNAIL)
+                .then_some(args.tile_thumbnail),
+            tile_smoothing: (args.tile_smoothing != tiled::DEFAULT_SMOOTHING)
+                .then_some(args.tile_smoothing),
         })
     }
 

@@ -552,7 +552,12 @@ impl FeedForward {
                 self.tiling.graphs.clone().map_err(|why| {
                     Error::Other(format!("internal: tiles for a network that {why}"))
                 })?;
-            self.tiling.runner = Some(TiledRunner::new(&self.path, graphs, &self.tiling.session)?);
+            self.tiling.runner = Some(TiledRunner::new(
+                &self.path,
+                graphs,
+                &self.tiling.session,
+                self.tiling.options.smoothing,
+            )?);
         }
         let runner = self.tiling.runner.as_mut().expect("made above");
         let style = match (&self.contract.style, &self.style_value) {
@@ -678,6 +683,12 @@ impl Stylizer for FeedForward {
             );
         }
         Ok(())
+    }
+
+    fn reset(&mut self) {
+        if let Some(runner) = &mut self.tiling.runner {
+            runner.reset();
+        }
     }
 
     fn warnings(&mut self) -> Vec<String> {
