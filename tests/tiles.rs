@@ -278,4 +278,22 @@ fn bad_tile_settings_are_refused_before_any_work() {
         );
         assert!(!out.exists(), "{flag} {value}: nothing written");
     }
+    // Files side by side share one network, whose statistics over time would mix them.
+    let out = dir.path().join("out");
+    let run = vstyle!(
+        &input,
+        &input,
+        "-m",
+        &m,
+        "-j",
+        "2",
+        "--tile-smoothing",
+        "0.5",
+        "-o",
+        &out
+    );
+    let e = stderr(&run);
+    assert_eq!(run.status.code(), Some(2), "{e}");
+    assert!(e.contains("--tile-smoothing") && e.contains("-j 1"), "{e}");
+    assert!(!out.exists());
 }
