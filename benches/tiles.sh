@@ -12,8 +12,9 @@
 #   PRECISIONS  [fp32 int8]
 #   WHOLE_MAX   the largest height also run whole (whole 8K needs ~28 GB in float32) [2160]
 #   TILE        --tile for the PSNR and seam comparison at 1080p [1024]; at 720p half of it
-#   PARTS       which tables [memory compare thumbnails clip]
+#   PARTS       which tables [memory compare thumbnails video clip]
 #   THUMBNAILS  --tile-thumbnail values compared at 1080p [512 768 1024 1440]
+#   REFRESH     --tile-refresh values of the 1080p video table [1 4]; VIDEO_FRAMES [16]
 #   MODEL       [models/scream.onnx]; VSTYLE [target/release/vstyle]; PYTHON [.venv/bin/python]
 #
 # Seam measure: the mean gradient magnitude (across the border) on the columns and rows where two
@@ -27,9 +28,11 @@ SIZES=${SIZES:-720 1080 2160 4320}
 PRECISIONS=${PRECISIONS:-fp32 int8}
 WHOLE_MAX=${WHOLE_MAX:-2160}
 TILE=${TILE:-1024}
-PARTS=${PARTS:-memory compare thumbnails clip}
+PARTS=${PARTS:-memory compare thumbnails video clip}
 part() { [[ " $PARTS " == *" $1 "* ]]; }
 THUMBNAILS=${THUMBNAILS:-512 768 1024 1440}
+REFRESH=${REFRESH:-1 4}
+VIDEO_FRAMES=${VIDEO_FRAMES:-16}
 MODEL=${MODEL:-models/scream.onnx}
 VSTYLE=${VSTYLE:-target/release/vstyle}
 PYTHON=${PYTHON:-.venv/bin/python}
@@ -131,6 +134,36 @@ for p in $PRECISIONS; do
     read -r t_mb t_s < <(run "th_${th}_$p" "$work/in_1080.png" -m "$MODEL" --precision "$p" --tile "$TILE" --tile-thumbnail "$th" -o "$work/th_${th}_$p.png")
     read -r psnr _ _ < <(cmp "$work/cw_1080_$p.png" "$work/th_${th}_$p.png" "" "")
     printf "%-9s %-5s %8s %10s\n" "$th" "$p" "$psnr" "$t_s"
+  done
+done
+fi
+
+if part video; then
+echo
+echo "== 1080p video ($VIDEO_FRAMES frames, int8), --tile $TILE by --tile-refresh: mean PSNR against whole frames, time, throughput (whole s / tiled s)"
+# zoom: samples/clip.mp4 scaled up; pan: a 1920x1080 window moving 6 px right and 2 down a
+# frame over the photo at 4K (needs 2160 in SIZES' pictures, made here if not).
+[ -f "$work/in_2160.png" ] || "$PYTHON" -c "
+from PIL import Image; import sys
+im = Image.open(sys.argv[1]).convert('RGB'); w, h = 3840, 2160
+s = max(w / im.width, h / im.height); r = im.resize((round(im.width * s), round(im.height * s)), Image.LANCZOS)
+l, t = (r.width - w) // 2, (r.height - h) // 2; r.crop((l, t, l + w, t + h)).save(sys.argv[2])" "$PHOTO" "$work/in_2160.png"
+ffmpeg -loglevel error -y -i samples/clip.mp4 -vf "scale=1920:1080:flags=lanczos,format=yuv420p" \
+  -frames:v "$VIDEO_FRAMES" -c:v ffv1 "$work/v_zoom.mkv"
+ffmpeg -loglevel error -y -loop 1 -framerate 25 -i "$work/in_2160.png" \
+  -vf "crop=1920:1080:6*n:2*n,format=yuv420p" -frames:v "$VIDEO_FRAMES" -c:v ffv1 "$work/v_pan.mkv"
+vpsnr() {  # vpsnr A B: mean PSNR over the frames
+  ffmpeg -loglevel error -i "$1" -i "$2" -lavfi "[0:v]format=rgb24[a];[1:v]format=rgb24[b];[a][b]psnr=stats_file=$work/psnr.txt" -f null - 2>/dev/null
+  awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^psnr_avg:/) { split($i, v, ":"); s += (v[2] == "inf" ? 99 : v[2]); n++ } } END { printf "%.2f", s / n }' "$work/psnr.txt"
+}
+printf "%-6s %-9s %8s %10s %10s %10s\n" clip refresh psnr_dB tiled_s whole_s ratio
+for clip in zoom pan; do
+  read -r _ w_s < <(run "vw_$clip" "$work/v_$clip.mkv" -m "$MODEL" --precision int8 --tile off --codec ffv1 -o "$work/vw_$clip.mkv")
+  for r in $REFRESH; do
+    read -r _ t_s < <(run "vt_${clip}_$r" "$work/v_$clip.mkv" -m "$MODEL" --precision int8 --tile "$TILE" --tile-refresh "$r" --codec ffv1 -o "$work/vt_${clip}_$r.mkv")
+    psnr=$(vpsnr "$work/vw_$clip.mkv" "$work/vt_${clip}_$r.mkv")
+    ratio=$(awk -v a="$w_s" -v b="$t_s" 'BEGIN { printf "%.2f", a / b }')
+    printf "%-6s %-9s %8s %10s %10s %10s\n" "$clip" "$r" "$psnr" "$t_s" "$w_s" "$ratio"
   done
 done
 fi

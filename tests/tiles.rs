@@ -150,6 +150,7 @@ fn temporal_video_in_tiles_matches_whole_frames() {
         ("whole.mkv", ["--tile", "off", "--tile-thumbnail", "4096"]),
         ("tiled.mkv", ["--tile", "56", "--tile-thumbnail", "4096"]),
     ] {
+        // Every frame measures its own statistics (--tile-refresh 1).
         let out = dir.path().join(name);
         assert_success(&vstyle!(
             &clip,
@@ -166,6 +167,8 @@ fn temporal_video_in_tiles_matches_whole_frames() {
             extra[1],
             extra[2],
             extra[3],
+            "--tile-refresh",
+            "1",
             "-o",
             &out
         ));
@@ -212,6 +215,8 @@ fn smoothing_over_time_starts_at_the_first_frame_and_then_mixes_in_the_past() {
             "64",
             "--tile-smoothing",
             share,
+            "--tile-refresh",
+            "1",
             "-o",
             &out
         ));
@@ -227,6 +232,124 @@ fn smoothing_over_time_starts_at_the_first_frame_and_then_mixes_in_the_past() {
         .map(|i| max_diff(&frames[0][i], &frames[1][i]))
         .collect();
     assert!(diffs[0] > 0 && diffs.iter().all(|&d| d < 128), "{diffs:?}");
+}
+
+/// Writes `frames` (packed RGB24 of `w x h`) as a lossless clip.
+fn write_clip(path: &Path, w: u32, h: u32, frames: &[Vec<u8>]) {
+    use std::io::Write;
+    let size = format!("{w}x{h}");
+    let mut child = std::process::Command::new("ffmpeg")
+        .args([
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+        ])
+        .args([
+            "-s", &size, "-r", "25", "-i", "-", "-c:v", "ffv1", "-pix_fmt", "bgr0",
+        ])
+        .arg(path)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("ffmpeg runs");
+    let mut stdin = child.stdin.take().unwrap();
+    for f in frames {
+        stdin.write_all(f).unwrap();
+    }
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn statistics_are_reused_while_frames_look_alike_and_measured_again_at_a_cut_or_the_refresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, h) = (96u32, 64u32);
+    // Six frames whose blue creeps up by 2 levels a frame (0.67 a frame in the glance's mean
+    // over the three colours, under its threshold of 3 for four frames), then a cut to another
+    // picture that creeps the same way.
+    let creep = |base: Vec<u8>, step: u32| -> Vec<u8> {
+        base.chunks_exact(3)
+            .flat_map(|p| [p[0], p[1], p[2].saturating_add((2 * step) as u8)])
+            .collect()
+    };
+    let mut frames: Vec<Vec<u8>> = (0..6).map(|i| creep(smooth_pattern(0, w, h), i)).collect();
+    let other: Vec<u8> = smooth_pattern(0, w, h)
+        .chunks_exact(3)
+        .flat_map(|p| [255 - p[1], p[0] / 2, 200 - p[2] / 2])
+        .collect();
+    frames.extend((0..4).map(|i| creep(other.clone(), i)));
+    let clip = dir.path().join("in.mkv");
+    write_clip(&clip, w, h, &frames);
+    let model = model("light_multi.onnx");
+    let mut outs = Vec::new();
+    for refresh in ["1", "4", "1000"] {
+        let out = dir.path().join(format!("r{refresh}.mkv"));
+        assert_success(&vstyle!(
+            &clip,
+            "-m",
+            &model,
+            "--style-name",
+            "wild",
+            "--codec",
+            "ffv1",
+            "--pix-fmt",
+            "bgr0",
+            "--tile",
+            "56",
+            "--tile-thumbnail",
+            "64",
+            "--tile-refresh",
+            refresh,
+            "-o",
+            &out
+        ));
+        let f = read_frames(&out, w, h, true);
+        assert_eq!(f.len(), 10);
+        outs.push(f);
+    }
+    let same = |a: &Vec<Vec<u8>>, b: &Vec<Vec<u8>>| -> Vec<bool> {
+        a.iter().zip(b).map(|(x, y)| x == y).collect()
+    };
+    // Every 4th frame measures (0 and 4), the cut measures (6), the rest reuse and so differ a
+    // little from their own statistics' output.
+    let r4 = same(&outs[0], &outs[1]);
+    assert_eq!(
+        r4,
+        [
+            true, false, false, false, true, false, true, false, false, false
+        ],
+        "--tile-refresh 4 against 1"
+    );
+    // Without a limit the creep itself ends the reuse (frame 5 has moved 3.3 levels from
+    // frame 0), and the cut still measures.
+    let r1000 = same(&outs[0], &outs[2]);
+    assert_eq!(
+        r1000,
+        [
+            true, false, false, false, false, true, true, false, false, false
+        ],
+        "--tile-refresh 1000 against 1"
+    );
+    // The difference grows with how stale the statistics are (mean over the pixels).
+    let mean_diff = |a: &[u8], b: &[u8]| -> f64 {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| f64::from(x.abs_diff(*y)))
+            .sum::<f64>()
+            / a.len() as f64
+    };
+    let diffs: Vec<f64> = outs[0]
+        .iter()
+        .zip(&outs[1])
+        .map(|(a, b)| mean_diff(a, b))
+        .collect();
+    assert!(
+        diffs[1] < diffs[2] && diffs[2] < diffs[3] && diffs[7] < diffs[8] && diffs[8] < diffs[9],
+        "{diffs:?}"
+    );
 }
 
 #[test]
@@ -266,6 +389,8 @@ fn bad_tile_settings_are_refused_before_any_work() {
         ("--tile-smoothing", "1", "not a share"),
         ("--tile-smoothing", "1.5", "not a share"),
         ("--tile-smoothing", "much", "not a share"),
+        ("--tile-refresh", "0", "--tile-refresh"),
+        ("--tile-refresh", "often", "--tile-refresh"),
     ] {
         let out = dir.path().join("out.png");
         let run = vstyle!(&input, "-m", &m, flag, value, "-o", &out);
@@ -295,5 +420,21 @@ fn bad_tile_settings_are_refused_before_any_work() {
     let e = stderr(&run);
     assert_eq!(run.status.code(), Some(2), "{e}");
     assert!(e.contains("--tile-smoothing") && e.contains("-j 1"), "{e}");
+    assert!(!out.exists());
+    let run = vstyle!(
+        &input,
+        &input,
+        "-m",
+        &m,
+        "-j",
+        "2",
+        "--tile-refresh",
+        "4",
+        "-o",
+        &out
+    );
+    let e = stderr(&run);
+    assert_eq!(run.status.code(), Some(2), "{e}");
+    assert!(e.contains("--tile-refresh") && e.contains("-j 1"), "{e}");
     assert!(!out.exists());
 }

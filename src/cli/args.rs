@@ -265,6 +265,12 @@ pub struct Args {
     #[arg(long, value_name = "SHARE", default_value_t = crate::stylize::feedforward::tiled::DEFAULT_SMOOTHING, value_parser = crate::stylize::feedforward::tiled::parse_smoothing, help_heading = "Performance")]
     pub tile_smoothing: f32,
 
+    /// Frames of a tiled video that share one measurement of the instance-norm statistics, as
+    /// long as they look like the frame it was made on (a cut or a camera move measures
+    /// afresh); 1 measures every frame. Saves the thumbnail passes on most frames.
+    #[arg(long, value_name = "FRAMES", value_parser = clap::value_parser!(u32).range(1..=1000), help_heading = "Performance")]
+    pub tile_refresh: Option<u32>,
+
     /// Frames per network run (models with a dynamic batch dimension).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64), help_heading = "Performance")]
     pub batch: u32,

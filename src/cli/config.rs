@@ -108,6 +108,11 @@ fn check_plan(args: &Args, mode: Mode, run: RunKind) -> Result<()> {
                 "--workers is for one file; in batch mode -j runs files side by side on one session".into(),
             ));
         }
+        if args.jobs > 1 && args.tile_refresh.is_some_and(|n| n > 1) {
+            return Err(Error::Usage(
+                "--tile-refresh reuses one video's statistics on its next frames, and files side by side (-j) share one network: run them one at a time (-j 1) or leave it out".into(),
+            ));
+        }
         if args.jobs > 1 && args.tile_smoothing > 0.0 {
             return Err(Error::Usage(
                 "--tile-smoothing follows one video's frames, and files side by side (-j) share one network: run them one at a time (-j 1) or leave it at 0".into(),

@@ -9,7 +9,9 @@ use super::{Args, Precision, record};
 use crate::error::{Error, Result};
 use crate::runtime::{self, Device, SessionOptions};
 use crate::stylize::Stylizer;
-use crate::stylize::feedforward::{FeedForward, FeedForwardOptions, StyleRequest, TileOptions};
+use crate::stylize::feedforward::{
+    FeedForward, FeedForwardOptions, StyleRequest, TileOptions, tiled,
+};
 
 /// What runs: the provider, the precision and the style, for the summary line and the report.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -67,6 +69,12 @@ pub(super) fn feedforward_options(
             max_memory: args.max_memory,
             thumbnail: args.tile_thumbnail,
             smoothing: args.tile_smoothing,
+            // Files side by side share one network: each frame measures its own.
+            refresh: if args.jobs > 1 {
+                1
+            } else {
+                args.tile_refresh.unwrap_or(tiled::DEFAULT_REFRESH)
+            },
         },
         sessions: 1,
     }

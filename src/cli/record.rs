@@ -58,14 +58,16 @@ pub struct Record {
     pub bitrate: Option<u64>,
     /// Optimisation mode's flags, as given.
     pub optimize: Option<String>,
-    /// Tiles as asked for: `--tile` when not auto, the thumbnail and the smoothing over time
-    /// when not the defaults (auto tiling follows the machine's memory, which is no setting).
+    /// Tiles as asked for: `--tile` when not auto, the thumbnail, the smoothing over time and the
+    /// refresh when not the defaults (auto tiling follows the machine's memory, which is no setting).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tile: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tile_thumbnail: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tile_smoothing: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tile_refresh: Option<u32>,
 }
 
 fn lossy_model_path<S: serde::Serializer>(
@@ -182,6 +184,9 @@ impl Record {
                 .then_some(args.tile_thumbnail),
             tile_smoothing: (args.tile_smoothing != tiled::DEFAULT_SMOOTHING)
                 .then_some(args.tile_smoothing),
+            tile_refresh: args
+                .tile_refresh
+                .filter(|&n| n != tiled::DEFAULT_REFRESH && args.jobs <= 1),
         })
     }
 

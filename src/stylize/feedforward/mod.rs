@@ -557,6 +557,7 @@ impl FeedForward {
                 graphs,
                 &self.tiling.session,
                 self.tiling.options.smoothing,
+                self.tiling.options.refresh,
             )?);
         }
         let runner = self.tiling.runner.as_mut().expect("made above");

@@ -140,6 +140,11 @@ pub const DEFAULT_THUMBNAIL: u32 = 1024;
 /// The share of the earlier frames in a video frame's statistics (`--tile-smoothing`).
 pub const DEFAULT_SMOOTHING: f32 = 0.0;
 
+/// How many frames of a video share one measurement of the thumbnail statistics
+/// (`--tile-refresh`), while the picture stays close to the one measured
+/// ([`PICTURE_CHANGE`]).
+pub const DEFAULT_REFRESH: u32 = 4;
+
 /// How much of the trend between the two thumbnails' variances is followed on to the frame's
 /// scale. On the six 1080p photos of benches/README.md (tiles of 1024, the 1024 px thumbnail):
 /// none, PSNR against the whole frame 28.0-33.4 dB (mean 30.2); half of it 29.9-35.1 (32.3);
@@ -188,6 +193,8 @@ pub struct TileOptions {
     pub thumbnail: u32,
     /// How much of a video frame's statistics come from the frames before it (0: none).
     pub smoothing: f32,
+    /// Frames of a video that share one measurement of the statistics at most.
+    pub refresh: u32,
 }
 
 impl Default for TileOptions {
@@ -197,6 +204,7 @@ impl Default for TileOptions {
             max_memory: None,
             thumbnail: DEFAULT_THUMBNAIL,
             smoothing: DEFAULT_SMOOTHING,
+            refresh: DEFAULT_REFRESH,
         }
     }
 }
@@ -352,6 +360,8 @@ pub struct TiledRunner {
     planned: Option<(usize, usize, u32)>,
     /// The statistics over time of the video being stylized.
     history: StatsHistory,
+    /// The last measurement, for the next frames that look alike.
+    reuse: StatsReuse,
 }
 
 /// Every instance norm's statistics: (shape, values) of each mean and each variance, in the
@@ -418,6 +428,123 @@ impl StatsHistory {
     }
 }
 
+/// How far a frame may look from the one whose statistics it would reuse before they are
+/// measured again: the mean absolute difference of the two [`Glance`]s, in 8-bit levels.
+const PICTURE_CHANGE: f32 = 3.0;
+
+/// Cells of a [`Glance`] across and down.
+const GLANCE_CELLS: usize = 16;
+
+/// A frame in brief: the mean colour of each cell of a 16x16 grid over it (every other pixel
+/// of every other row sampled), enough to tell whether two frames look alike.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Glance {
+    size: (u32, u32),
+    cells: Vec<f32>,
+}
+
+impl Glance {
+    pub fn of(frame: &Frame) -> Self {
+        let (w, h) = (frame.width as usize, frame.height as usize);
+        let mut sums = vec![0f32; GLANCE_CELLS * GLANCE_CELLS * 3];
+        let mut counts = vec![0u32; GLANCE_CELLS * GLANCE_CELLS];
+        for y in (0..h).step_by(2) {
+            let cy = y * GLANCE_CELLS / h;
+            let row = &frame.rgb[y * w * 3..][..w * 3];
+            for x in (0..w).step_by(2) {
+                let cell = cy * GLANCE_CELLS + x * GLANCE_CELLS / w;
+                counts[cell] += 1;
+                for c in 0..3 {
+                    sums[cell * 3 + c] += f32::from(row[x * 3 + c]);
+                }
+            }
+        }
+        for (i, s) in sums.iter_mut().enumerate() {
+            *s /= counts[i / 3].max(1) as f32;
+        }
+        Self {
+            size: (frame.width, frame.height),
+            cells: sums,
+        }
+    }
+
+    /// The mean absolute difference of the cells' colours; `None` for frames of other sizes.
+    pub fn distance(&self, other: &Self) -> Option<f32> {
+        (self.size == other.size).then(|| {
+            let sum: f32 = self
+                .cells
+                .iter()
+                .zip(&other.cells)
+                .map(|(a, b)| (a - b).abs())
+                .sum();
+            sum / self.cells.len() as f32
+        })
+    }
+}
+
+/// The statistics measured on one frame of a video, reused by the next ones (`--tile-refresh`)
+/// while they look like it ([`PICTURE_CHANGE`]): a camera move or a cut measures afresh.
+#[derive(Debug, Default)]
+pub struct StatsReuse {
+    /// Frames per measurement at most (1: every frame its own).
+    refresh: u32,
+    last: Option<Measured>,
+}
+
+#[derive(Debug)]
+struct Measured {
+    glance: Glance,
+    stats: Statistics,
+    /// Frames that ran with these statistics so far.
+    uses: u32,
+}
+
+impl StatsReuse {
+    pub fn new(refresh: u32) -> Self {
+        Self {
+            refresh: refresh.max(1),
+            last: None,
+        }
+    }
+
+    /// Whether frames may reuse statistics at all (a [`Glance`] is only needed then).
+    pub fn reuses(&self) -> bool {
+        self.refresh > 1
+    }
+
+    /// Forgets the last measurement (a new video).
+    pub fn reset(&mut self) {
+        self.last = None;
+    }
+
+    /// The statistics measured on an earlier frame, for a frame that looks like `glance`; `None`
+    /// when they must be measured afresh.
+    pub fn reuse(&mut self, glance: &Glance) -> Option<Statistics> {
+        let last = self.last.as_mut()?;
+        if last.uses >= self.refresh {
+            return None;
+        }
+        let moved = last.glance.distance(glance);
+        tracing::debug!(
+            "frame moved {moved:?} levels from the one its statistics were measured on"
+        );
+        if !moved.is_some_and(|d| d <= PICTURE_CHANGE) {
+            return None;
+        }
+        last.uses += 1;
+        Some(last.stats.clone())
+    }
+
+    /// Keeps the statistics just measured on the frame that looks like `glance`.
+    pub fn measured(&mut self, glance: Glance, stats: &Statistics) {
+        self.last = Some(Measured {
+            glance,
+            stats: stats.clone(),
+            uses: 1,
+        });
+    }
+}
+
 fn same_shapes(a: &Statistics, b: &Statistics) -> bool {
     a.len() == b.len()
         && a.iter()
@@ -458,6 +585,7 @@ impl TiledRunner {
         graphs: TileGraphs,
         opts: &SessionOptions,
         smoothing: f32,
+        refresh: u32,
     ) -> Result<Self> {
         let env = opts.environment()?;
         let (stats, _) = runtime::session_for_varying_sizes(env, path, &graphs.stats, opts)?;
@@ -470,12 +598,14 @@ impl TiledRunner {
             input: Vec::new(),
             planned: None,
             history: StatsHistory::new(smoothing),
+            reuse: StatsReuse::new(refresh),
         })
     }
 
     /// Forgets the statistics of earlier frames (a new video).
     pub fn reset(&mut self) {
         self.history.reset();
+        self.reuse.reset();
     }
 
     pub fn margin(&self) -> u32 {
@@ -578,8 +708,18 @@ impl TiledRunner {
         feeds: &Feeds<'_>,
         out_scale: f32,
     ) -> Result<usize> {
-        let own = self.statistics(frame, thumbnail, feeds)?;
-        let stats = self.history.next(own);
+        let glance = self.reuse.reuses().then(|| Glance::of(frame));
+        let stats = match glance.as_ref().and_then(|g| self.reuse.reuse(g)) {
+            Some(stats) => stats,
+            None => {
+                let own = self.statistics(frame, thumbnail, feeds)?;
+                let stats = self.history.next(own);
+                if let Some(g) = glance {
+                    self.reuse.measured(g, &stats);
+                }
+                stats
+            }
+        };
         let (w, h) = (frame.width as usize, frame.height as usize);
         let align = self.graphs.align as usize;
         let (pw, ph) = (round_up(w, align), round_up(h, align));
@@ -832,6 +972,37 @@ mod tests {
         let mut other = stats([0.0, 0.0]);
         other[0].1.push(0.0);
         assert_eq!(h.next(other.clone()), other);
+    }
+
+    fn frame(w: u32, h: u32, value: u8) -> Frame {
+        Frame {
+            index: 0,
+            pts: Some(0),
+            duration: 1,
+            width: w,
+            height: h,
+            rgb: vec![value; (w * h * 3) as usize],
+            motion: None,
+        }
+    }
+
+    #[test]
+    fn statistics_are_reused_only_for_frames_of_the_same_size_that_look_alike() {
+        let mut reuse = StatsReuse::new(3);
+        let stats = stats([1.0, 2.0]);
+        assert!(reuse.reuse(&Glance::of(&frame(64, 48, 100))).is_none());
+        reuse.measured(Glance::of(&frame(64, 48, 100)), &stats);
+        assert_eq!(
+            reuse.reuse(&Glance::of(&frame(64, 48, 102))),
+            Some(stats.clone())
+        );
+        // Another size, or a picture that moved more than the threshold: measured again.
+        assert!(reuse.reuse(&Glance::of(&frame(48, 64, 100))).is_none());
+        assert!(reuse.reuse(&Glance::of(&frame(64, 48, 104))).is_none());
+        // The third frame on one measurement is the last.
+        assert!(reuse.reuse(&Glance::of(&frame(64, 48, 100))).is_some());
+        assert!(reuse.reuse(&Glance::of(&frame(64, 48, 100))).is_none());
+        assert!(!StatsReuse::new(1).reuses());
     }
 
     #[test]
