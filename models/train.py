@@ -442,6 +442,9 @@ def make_step(a, vgg, style_grams, n_styles=None):
 # now lie (a run moved to another machine). Everything else would change what is computed.
 RESUME_OVERRIDES = ("iters", "minutes", "checkpoint_every", "checkpoint_minutes", "log_every", "export",
                     "preview", "preview_images", "preview_size", "data", "vgg", "init", "catalog")
+# Settings a resumed run may change on purpose, part-way (a recipe change): each change is logged
+# with the iteration it starts at and written into args.json, so later resumes keep it.
+RESUME_RECIPE = ("temporal_weight",)
 STATE = "state.npz"
 
 
@@ -456,14 +459,18 @@ def resume_settings(a, given):
         raise SystemExit(f"train: error: cannot resume {a.resume}: {e}")
     if not os.path.exists(os.path.join(a.resume, STATE)):
         raise SystemExit(f"train: error: cannot resume {a.resume}: it has no {STATE} (no checkpoint yet)")
-    refused = sorted(set(given) - set(RESUME_OVERRIDES) - {"resume", "run_dir"})
+    refused = sorted(set(given) - set(RESUME_OVERRIDES) - set(RESUME_RECIPE) - {"resume", "run_dir"})
     if refused:
         raise SystemExit("train: error: a resumed run keeps its settings; only "
-                         + ", ".join("--" + k.replace("_", "-") for k in RESUME_OVERRIDES)
+                         + ", ".join("--" + k.replace("_", "-") for k in RESUME_OVERRIDES + RESUME_RECIPE)
                          + " may change, not " + ", ".join("--" + k.replace("_", "-") for k in refused))
     merged = argparse.Namespace(**saved)
+    merged.recipe_changes = []
     for k in given:
         if k in RESUME_OVERRIDES:
+            setattr(merged, k, getattr(a, k))
+        elif k in RESUME_RECIPE and getattr(a, k) != saved.get(k):
+            merged.recipe_changes.append((k, saved.get(k), getattr(a, k)))
             setattr(merged, k, getattr(a, k))
     merged.run_dir, merged.resume, merged.func = a.resume, a.resume, a.func
     return merged
@@ -536,11 +543,15 @@ def train(a):
         f.write(command + "\n")
     log(("resume: " if resuming else "command: ") + command)
     log(f"jax {jax.__version__}, backend {jax.default_backend()}, devices {jax.devices()}")
-    settings = {k: v for k, v in vars(a).items() if k not in ("func", "resume")}
+    changes = getattr(a, "recipe_changes", [])
+    settings = {k: v for k, v in vars(a).items() if k not in ("func", "resume", "recipe_changes")}
     log("settings: " + json.dumps(settings, sort_keys=True))
-    if not resuming:
-        with open(os.path.join(a.run_dir, "args.json"), "w", encoding="utf-8") as f:
+    if not resuming or changes:
+        for k, old, new in changes:
+            log(f"recipe change: --{k.replace('_', '-')} {old} -> {new} from the checkpoint on")
+        with open(os.path.join(a.run_dir, "args.json.partial"), "w", encoding="utf-8") as f:
             json.dump(settings, f, indent=1, sort_keys=True)
+        os.replace(os.path.join(a.run_dir, "args.json.partial"), os.path.join(a.run_dir, "args.json"))
     if a.crop > a.photo_size:
         raise SystemExit("train: error: --crop must not exceed --photo-size")
     if a.iters is None and a.minutes is None:
@@ -838,7 +849,9 @@ def main(argv=None):
     tr.add_argument("--resume", metavar="RUN_DIR",
                     help="continue the run in RUN_DIR from its last checkpoint (state.npz), with its "
                          "settings (args.json), exactly as if it had not stopped; only "
-                         + ", ".join("--" + k.replace("_", "-") for k in RESUME_OVERRIDES) + " may be given")
+                         + ", ".join("--" + k.replace("_", "-") for k in RESUME_OVERRIDES) + " may be given, "
+                         "and " + ", ".join("--" + k.replace("_", "-") for k in RESUME_RECIPE)
+                         + " as a logged change of recipe from the checkpoint on")
     tr.add_argument("--data", help="folder of training photos")
     tr.add_argument("--style", nargs="+", help="style image(s); more than one trains a multi-style network")
     tr.add_argument("--multi", action="store_true",

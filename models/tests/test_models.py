@@ -606,6 +606,13 @@ class Resume(unittest.TestCase):
             # A resumed run keeps its settings: changing one that alters the training is refused.
             r = self.train("--resume", two, "--iters", "6", "--style-weight", "3", expect=1)
             self.assertIn("--style-weight", r.stderr)
+            # The temporal weight may change part-way: logged, and kept by later resumes.
+            r = self.train("--resume", two, "--iters", "5", "--temporal-weight", "40")
+            self.assertIn("recipe change: --temporal-weight 10.0 -> 40.0", r.stdout)
+            self.assertEqual(json.loads(Path(two, "args.json").read_text())["temporal_weight"], 40.0)
+            r = self.train("--resume", two, "--iters", "6")
+            self.assertNotIn("recipe change", r.stdout)
+            self.assertIn('"temporal_weight": 40.0', r.stdout)
 
     def test_sigterm_writes_a_checkpoint_that_resumes(self):
         """SIGTERM ends a run at the next step with a resumable checkpoint (state.npz)."""
