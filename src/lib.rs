@@ -44,6 +44,7 @@ pub mod pipeline;
 pub mod preview;
 pub mod progress;
 pub mod runtime;
+pub mod segments;
 pub mod stylize;
 pub mod temporal;
 

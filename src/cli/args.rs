@@ -292,6 +292,17 @@ pub struct Args {
     #[arg(long, value_name = "K/N", help_heading = "Performance")]
     pub shard: Option<Shard>,
 
+    /// Cut one input video at key frames into N parts of about equal duration, stylize them
+    /// one after the other, keeping each finished part next to the output, and join them (a
+    /// run started again redoes only unfinished parts). With --shard K/N (or a scheduler's
+    /// array index) only part K is made; --join then assembles the output.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10000), help_heading = "Performance")]
+    pub segments: Option<u32>,
+
+    /// With --segments N: join the finished parts into the output (made by --shard K/N runs).
+    #[arg(long, requires = "segments", help_heading = "Performance")]
+    pub join: bool,
+
     /// ONNX Runtime library to load [default: $ORT_DYLIB_PATH, else the one set-up installed].
     #[arg(long, value_name = "PATH", help_heading = "Performance")]
     pub ort_lib: Option<PathBuf>,

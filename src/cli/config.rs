@@ -96,6 +96,40 @@ fn check_plan(args: &Args, mode: Mode, run: RunKind) -> Result<()> {
             "--mode optimize takes one --style image; blends of several run through the arbitrary-style network (drop --mode optimize)".into(),
         ));
     }
+    if run == RunKind::Batch && args.segments.is_some() {
+        return Err(Error::Usage(
+            "--segments cuts one video into parts: give one input video and -o naming a file (folders and several inputs run side by side with --shard instead)".into(),
+        ));
+    }
+    if let Some(n) = args.segments {
+        for (given, flag) in [
+            (args.start.is_some(), "--start"),
+            (args.duration.is_some(), "--duration"),
+            (args.limit.is_some(), "--limit"),
+            (args.temporal.is_some(), "--temporal"),
+            (args.report.is_some(), "--report"),
+            (mode == Mode::Optimize, "--mode optimize"),
+        ] {
+            if given {
+                return Err(Error::Usage(format!(
+                    "--segments stylizes the parts of the whole input, each on its own: it does not take {flag}"
+                )));
+            }
+        }
+        if let Some(shard) = args.shard
+            && shard.count != n as usize
+        {
+            return Err(Error::Usage(format!(
+                "--shard {shard} names a part of {} but --segments cuts {n}",
+                shard.count
+            )));
+        }
+        if args.join && args.shard.is_some() {
+            return Err(Error::Usage(
+                "--join assembles every part: give it without --shard".into(),
+            ));
+        }
+    }
     if run == RunKind::Batch {
         check_inputs(args)?;
         if mode == Mode::Optimize {
@@ -130,7 +164,7 @@ fn check_plan(args: &Args, mode: Mode, run: RunKind) -> Result<()> {
     }
     for (given, flag) in [
         (args.recursive, "--recursive"),
-        (args.shard.is_some(), "--shard"),
+        (args.shard.is_some() && args.segments.is_none(), "--shard"),
         (args.jobs > 1, "--jobs"),
     ] {
         if given {

@@ -25,6 +25,7 @@ mod models;
 mod optimize;
 mod record;
 mod render;
+mod segments;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -393,6 +394,9 @@ pub fn run(args: &Args, cancel: &Cancel) -> Result<()> {
     check_output(&job, args.overwrite)?;
     // A killed run's temporary file is never a finished file.
     crate::output::remove_stale_partials(&job.output);
+    if args.segments.is_some() {
+        return segments::run(args, &config, &job, cancel);
+    }
     let started_at = record::now_utc();
     // Open the input first: a bad input is reported before the (slower) model load.
     Source::open(&job.input)?;

@@ -144,6 +144,32 @@ impl Sink {
         copy: &[(usize, codec::Parameters, Rational)],
         opts: &EncodeOptions,
     ) -> Result<Self> {
+        Self::create_with(output, info, copy, opts, None)
+    }
+
+    /// As [`Sink::create`], for an output whose video comes encoded already
+    /// ([`Sink::write_video_packet`]: the parts of a `--segments` run, made with `opts`): its
+    /// video stream takes `video`'s parameters instead of the encoder's.
+    ///
+    /// # Errors
+    /// As [`Sink::create`].
+    pub fn create_for_packets(
+        output: &Path,
+        info: &VideoInfo,
+        copy: &[(usize, codec::Parameters, Rational)],
+        opts: &EncodeOptions,
+        video: &codec::Parameters,
+    ) -> Result<Self> {
+        Self::create_with(output, info, copy, opts, Some(video))
+    }
+
+    fn create_with(
+        output: &Path,
+        info: &VideoInfo,
+        copy: &[(usize, codec::Parameters, Rational)],
+        opts: &EncodeOptions,
+        video_parameters: Option<&codec::Parameters>,
+    ) -> Result<Self> {
         crate::init_ffmpeg();
         let temp_path = partial_path(output);
         let err = |m: String| Error::output(output, m);
@@ -318,6 +344,11 @@ impl Sink {
 
         let mut ost = octx.add_stream(codec).map_err(|e| err(e.to_string()))?;
         ost.set_parameters(&encoder);
+        if let Some(p) = video_parameters {
+            ost.set_parameters(p.clone());
+            // SAFETY: codecpar is valid; a zero tag lets the muxer choose one valid for it.
+            unsafe { (*(*ost.as_mut_ptr()).codecpar).codec_tag = 0 };
+        }
         ost.set_time_base(enc_tb);
         ost.set_avg_frame_rate(info.frame_rate);
         // SAFETY: plain field write on a stream we own; AVI and MPEG muxers read the rate here.
@@ -533,6 +564,29 @@ impl Sink {
             .map_err(|e| Error::output(&self.final_path, format!("encoder: {e}")))?;
         self.frames += 1;
         self.drain_encoder()
+    }
+
+    /// Writes one packet of video encoded already (see [`Sink::create_for_packets`]), its
+    /// timestamps in `time_base`.
+    ///
+    /// # Errors
+    /// Write failures.
+    pub fn write_video_packet(
+        &mut self,
+        mut packet: ffmpeg::Packet,
+        time_base: Rational,
+    ) -> Result<()> {
+        let out_tb = self
+            .octx
+            .stream(self.video_out)
+            .expect("video stream exists")
+            .time_base();
+        packet.rescale_ts(time_base, out_tb);
+        packet.set_stream(self.video_out);
+        packet.set_position(-1);
+        self.frames += 1;
+        write_packet(&mut self.octx, &mut packet)
+            .map_err(|e| Error::output(&self.final_path, format!("write error ({e})")))
     }
 
     /// Writes one copied packet, re-timed to its output stream.
