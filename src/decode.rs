@@ -153,9 +153,18 @@ pub struct Source {
 pub struct Window {
     pub start: f64,
     pub duration: Option<f64>,
+    /// Seconds before `start` whose frames are decoded and handed on too, with timestamps
+    /// before 0, to prime what carries over from frame to frame (`--temporal`'s blend); the
+    /// encoder writes none of them.
+    pub warm_up: f64,
 }
 
 impl Window {
+    /// [`Window::warm_up`] in units of `tb`.
+    fn warm_ticks(&self, tb: Rational) -> i64 {
+        (self.warm_up * f64::from(tb.denominator()) / f64::from(tb.numerator())).round() as i64
+    }
+
     /// `(start, end)` in units of `tb` (end `i64::MAX` when open).
     fn in_time_base(&self, tb: Rational) -> (i64, i64) {
         let ticks =
@@ -274,7 +283,8 @@ impl Source {
         // What the container says is left from the start, for the progress and the cut-short
         // check.
         if let Some(e) = self.info.expected_end {
-            self.info.expected_end = Some(e.min(end).saturating_sub(start).max(0));
+            let from = (start - window.warm_ticks(tb)).max(0);
+            self.info.expected_end = Some(e.min(end).saturating_sub(from).max(0));
         }
         if window.duration.is_some() || window.start > 0.0 {
             self.info.frames = 0; // the count is for the whole file
@@ -376,10 +386,10 @@ impl Source {
             .window
             .map(|w| (w, w.in_time_base(self.info.time_base)));
         if let Some((w, _)) = window
-            && w.start > 0.0
+            && w.start - w.warm_up > 0.0
         {
             // To the key frame at or before the start; frames before it are decoded, not kept.
-            let ts = (w.start * f64::from(ffmpeg::ffi::AV_TIME_BASE)) as i64;
+            let ts = ((w.start - w.warm_up) * f64::from(ffmpeg::ffi::AV_TIME_BASE)) as i64;
             self.input.seek(ts, ..ts + 1).map_err(|e| {
                 Error::input(&self.path, format!("cannot seek to {:.3} s ({e})", w.start))
             })?;
@@ -450,7 +460,11 @@ impl Source {
                         };
                         last_pts = Some(pts);
                         let pts = match window {
-                            Some((_, (start, _))) if pts < start => continue,
+                            Some((w, (start, _)))
+                                if pts < start - w.warm_ticks(self.info.time_base) =>
+                            {
+                                continue;
+                            }
                             Some((_, (_, end))) if pts >= end => {
                                 past_end = true;
                                 break;

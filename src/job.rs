@@ -72,6 +72,7 @@ pub fn stylize_file(
                 progress,
                 temporal: file.temporal,
                 temporal_motion: file.temporal_motion,
+                warm_up: file.window.is_some_and(|w| w.warm_up > 0.0),
             },
         )?;
         if picture_of_video {

@@ -42,6 +42,20 @@ impl Part {
         Window {
             start: self.seconds(self.start),
             duration: self.end.map(|e| self.seconds(e - self.start)),
+            warm_up: 0.0,
+        }
+    }
+
+    /// [`Part::window`] with `seconds` of the input before the part decoded and stylized, not
+    /// written, to prime `--temporal`'s blend (none before the first part).
+    pub fn window_warmed(&self, seconds: f64) -> Window {
+        Window {
+            warm_up: if self.start > 0 {
+                seconds.min(self.seconds(self.start))
+            } else {
+                0.0
+            },
+            ..self.window()
         }
     }
 

@@ -49,6 +49,7 @@ fn run_with(
         &PipelineOptions {
             temporal: None,
             temporal_motion: Default::default(),
+            warm_up: false,
             adjust: Adjust::default(),
             limit: None,
             cancel: &cancel,
@@ -127,6 +128,7 @@ fn cancelling_before_the_start_leaves_no_output() {
         &PipelineOptions {
             temporal: None,
             temporal_motion: Default::default(),
+            warm_up: false,
             adjust: Adjust::default(),
             limit: None,
             cancel: &cancel,
@@ -193,6 +195,7 @@ fn cancelling_mid_stream_drains_the_stages_and_leaves_no_output() {
         &PipelineOptions {
             temporal: None,
             temporal_motion: Default::default(),
+            warm_up: false,
             adjust: Adjust::default(),
             limit: None,
             cancel: &progress.cancel,

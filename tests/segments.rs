@@ -129,6 +129,43 @@ fn parts_in_one_process_and_one_per_shard_join_into_the_one_pass_output() {
 }
 
 #[test]
+fn with_temporal_each_part_is_primed_before_its_cut_and_the_joins_do_not_show() {
+    let dir = tempfile::tempdir().unwrap();
+    // Real motion (a slow zoom), a key frame every second.
+    let input = dir.path().join("zoom.mp4");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/clip.mp4");
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(&sample)
+        .args(["-vf", "scale=160:90", "-c:v", "libx264", "-g", "25", "-an"])
+        .arg(&input)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let m = model("light_multi.onnx");
+    let make = |out: &Path, extra: &[&str]| {
+        let mut a: Vec<&std::ffi::OsStr> = vec![input.as_os_str(), "-m".as_ref(), m.as_os_str()];
+        a.extend(["--style-name", "wild", "--codec", "ffv1", "-o"].map(std::ffi::OsStr::new));
+        a.push(out.as_os_str());
+        a.extend(extra.iter().map(std::ffi::OsStr::new));
+        assert_success(&vstyle(&a));
+        framemd5(out, "v")
+    };
+    let plain = make(&dir.path().join("plain.mkv"), &[]);
+    let one = make(&dir.path().join("one.mkv"), &["--temporal"]);
+    let parts = make(
+        &dir.path().join("parts.mkv"),
+        &["--temporal", "--segments", "3"],
+    );
+    assert_eq!(one.len(), 100);
+    // The blend changes most frames, and the parts, each primed for two seconds before its
+    // cut, give the one-pass frames, those right after the cuts too.
+    let blended = one.iter().zip(&plain).filter(|(a, b)| a != b).count();
+    assert!(blended > 80, "{blended}");
+    assert_eq!(parts, one);
+}
+
+#[test]
 fn a_run_killed_part_way_redoes_only_the_unfinished_parts() {
     let dir = tempfile::tempdir().unwrap();
     let input = clip(dir.path(), "160x120");
@@ -225,9 +262,10 @@ fn bad_plans_are_refused_with_one_line_and_nothing_written() {
                 input.as_ref(),
                 "--segments".as_ref(),
                 "2".as_ref(),
-                "--temporal".as_ref(),
+                "--start".as_ref(),
+                "1".as_ref(),
             ],
-            "--temporal",
+            "--start",
         ),
     ];
     for (args, needle) in cases {

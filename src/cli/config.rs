@@ -106,7 +106,6 @@ fn check_plan(args: &Args, mode: Mode, run: RunKind) -> Result<()> {
             (args.start.is_some(), "--start"),
             (args.duration.is_some(), "--duration"),
             (args.limit.is_some(), "--limit"),
-            (args.temporal.is_some(), "--temporal"),
             (args.report.is_some(), "--report"),
             (mode == Mode::Optimize, "--mode optimize"),
         ] {
@@ -263,6 +262,7 @@ fn file_options(args: &Args) -> FileOptions {
         window: (args.start.is_some() || args.duration.is_some()).then(|| Window {
             start: args.start.unwrap_or(0.0),
             duration: args.duration,
+            warm_up: 0.0,
         }),
         audio: !args.no_audio,
         subtitles: !args.no_subtitles,

@@ -18,6 +18,11 @@ use crate::job::{Job, stylize_file};
 use crate::output::{looks_complete, remove_stale_partials};
 use crate::segments::{self, Part, part_path};
 
+/// Seconds before each part's start that `--temporal` runs through, unwritten, to prime its
+/// blend: the blend carries `strength` (0.8 by default) of the previous output on, so after 50
+/// frames (2 s at 25 fps) what came before the warm-up weighs at most 0.8^50 ≈ 1e-5.
+const TEMPORAL_WARM_UP: f64 = 2.0;
+
 pub(super) fn run(args: &Args, config: &Config, job: &Job, cancel: &Cancel) -> Result<()> {
     let n = args.segments.expect("called for --segments") as usize;
     let source = Source::open(&job.input)?;
@@ -96,7 +101,11 @@ pub(super) fn run(args: &Args, config: &Config, job: &Job, cancel: &Cancel) -> R
             ..config.encode.clone()
         };
         let file = crate::pipeline::FileOptions {
-            window: Some(part.window()),
+            window: Some(if args.temporal.is_some() {
+                part.window_warmed(TEMPORAL_WARM_UP)
+            } else {
+                part.window()
+            }),
             audio: false,
             subtitles: false,
             ..config.file

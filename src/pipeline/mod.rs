@@ -103,6 +103,9 @@ pub struct PipelineOptions<'a> {
     pub temporal: Option<f32>,
     /// Where that motion comes from.
     pub temporal_motion: crate::temporal::MotionSource,
+    /// The first frames, those with timestamps before 0, only prime the temporal blend: they
+    /// are stylized and blended but not written (a part of `--segments` with `--temporal`).
+    pub warm_up: bool,
 }
 
 /// Keeps the first root-cause error of the run.
@@ -377,7 +380,9 @@ fn encode_stage(
                             if let Some(t) = &mut temporal {
                                 t.apply(&mut f);
                             }
-                            sink.write_frame(&mut conv, &f)?;
+                            if !(opts.warm_up && f.pts.is_some_and(|p| p < 0)) {
+                                sink.write_frame(&mut conv, &f)?;
+                            }
                             opts.progress.event(Event::FrameDone { input, index: f.index });
                             // The pixels go back to the decoder once the frame has left; there
                             // is always room, as no more buffers exist than the channel holds.
