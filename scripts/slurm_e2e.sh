@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# docs/slurm-array.sh under a real Slurm: a one-node cluster on localhost (munged, slurmctld,
+# docs/slurm-array.sh and docs/slurm-segments.sh under a real Slurm: a one-node cluster on localhost (munged, slurmctld,
 # slurmd), started from a temporary folder and stopped again, whatever happens.
 #  1. installs Debian's slurm-wlm and munge when they are missing (apt-get)
 #  2. starts the cluster: key, slurm.conf, state, spool, logs and pid files in the temporary
@@ -12,6 +12,9 @@
 #  6. a fresh run into another folder whose task 1 is cancelled (scancel JOB_1) once its first
 #     clip is finished and while its second, long one is stylized; then task 1 alone is
 #     resubmitted (--array=1): it skips the finished clip and completes the long one
+#  7. docs/slurm-segments.sh over one clip with audio in 3 parts: the array's tasks make the
+#     parts, the join job (--dependency=afterok) joins them: as many frames, the audio, no part
+#     left
 # It exits 0 only when every check passes; otherwise it says which failed and prints the tails
 # of the daemons' logs. Afterwards no process it started is left running.
 #
@@ -402,5 +405,34 @@ grep -q 'skipping 1 file(s) already done' "$tmp/jobs/vstyle-${job}_1.log" \
   || fail "the resubmitted task's log does not say it skipped the finished clip"
 check_outputs "$out2"
 say "array 0-2 ($cancelled) with task 1 cancelled during e.mp4, then --array=1 ($job): b.mp4 skipped, e.mp4 done, all outputs whole ($(elapsed "$t") s)"
+
+# 7. One video in parts: docs/slurm-segments.sh submits an array over its 3 parts and a join job
+# that waits for them (--dependency=afterok); the joined output has the input's frames and
+# audio, and no part is left.
+t=$(date +%s.%N)
+seg=$tmp/segments
+mkdir -p "$seg"
+ffmpeg -nostdin -loglevel error -f lavfi -i "testsrc2=size=96x64:rate=25" -f lavfi -i "sine=frequency=440" \
+  -frames:v 60 -g 10 -pix_fmt yuv420p -c:v libx264 -preset ultrafast -c:a aac -shortest "$seg/film.mp4"
+said=$(cd "$tmp/jobs" && env VSTYLE="$bin" SEGMENTS=3 SBATCH_ARGS="--cpus-per-task=1 --mem=512M --time=5" \
+  bash "$repo/docs/slurm-segments.sh" \
+  "$seg/film.mp4" "$seg/styled.mp4" "$model") || fail "docs/slurm-segments.sh did not submit: $said"
+parts=$(sed -n 's/^parts: job \([0-9]*\).*/\1/p' <<< "$said")
+joined=$(sed -n 's/.*join: job \([0-9]*\).*/\1/p' <<< "$said")
+[ -n "$parts" ] && [ -n "$joined" ] || fail "no job ids in: $said"
+wait_job "$parts" 120
+wait_job "$joined" 60
+expect_states "$parts" "0 COMPLETED 0:0" "1 COMPLETED 0:0" "2 COMPLETED 0:0"
+state=$(scontrol -o show job "$joined" | grep -o 'JobState=[A-Z_]*')
+[ "$state" = JobState=COMPLETED ] || fail "the join job ended as $state"
+[ -f "$seg/styled.mp4" ] || fail "the join wrote no output"
+n=$(frames "$seg/styled.mp4") || fail "ffprobe cannot read the joined output"
+[ "$n" = "$(frames "$seg/film.mp4")" ] || fail "the joined output has $n frames, its input $(frames "$seg/film.mp4")"
+[ "$(ffprobe -v error -select_streams a -show_entries stream=codec_type -of csv=p=0 "$seg/styled.mp4")" = audio ] \
+  || fail "the joined output lost its audio"
+left=$(find "$seg" -name '*.part-*' -o -name '*.partial*')
+[ -z "$left" ] || fail "parts left after the join: $left"
+grep -q 'joined from 3 part(s)' "$tmp/jobs/vstyle-join-$joined.log" || fail "the join's log does not say it joined 3 parts"
+say "one video in 3 parts: array $parts COMPLETED, join $joined after it (afterok): $n frames with audio, no part left ($(elapsed "$t") s)"
 
 summary="packages $t_install s, cluster $t_cluster s, first array $t_array s, total $(elapsed "$t0") s"

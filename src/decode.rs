@@ -283,8 +283,7 @@ impl Source {
         // What the container says is left from the start, for the progress and the cut-short
         // check.
         if let Some(e) = self.info.expected_end {
-            let from = (start - window.warm_ticks(tb)).max(0);
-            self.info.expected_end = Some(e.min(end).saturating_sub(from).max(0));
+            self.info.expected_end = Some(e.min(end).saturating_sub(start).max(0));
         }
         if window.duration.is_some() || window.start > 0.0 {
             self.info.frames = 0; // the count is for the whole file

@@ -382,8 +382,8 @@ fn encode_stage(
                             }
                             if !(opts.warm_up && f.pts.is_some_and(|p| p < 0)) {
                                 sink.write_frame(&mut conv, &f)?;
+                                opts.progress.event(Event::FrameDone { input, index: f.index });
                             }
-                            opts.progress.event(Event::FrameDone { input, index: f.index });
                             // The pixels go back to the decoder once the frame has left; there
                             // is always room, as no more buffers exist than the channel holds.
                             let _ = buffers.try_send(f.rgb);
