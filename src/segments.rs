@@ -166,8 +166,8 @@ pub fn part_path(output: &Path, part: &Part) -> PathBuf {
 /// from the input, as `Sink::create` would copy them. Returns the frames written.
 ///
 /// # Errors
-/// A part or the input that cannot be read, or a failure to write the output (nothing is left
-/// under its name then).
+/// A part or the input that cannot be read, a failure to write the output, or `Cancelled`
+/// (nothing is left under the output's name then).
 pub fn join(
     input: &Path,
     parts: &[(Part, PathBuf)],
@@ -175,6 +175,7 @@ pub fn join(
     info: &crate::decode::VideoInfo,
     copy: &[(usize, ffmpeg::codec::Parameters, Rational)],
     opts: &EncodeOptions,
+    cancel: &crate::cancel::Cancel,
 ) -> Result<u64> {
     crate::init_ffmpeg();
     let (_, first_path) = parts.first().expect("at least one part");
@@ -243,6 +244,9 @@ pub fn join(
         for (s, mut packet) in ctx.packets() {
             if s.index() != index {
                 continue;
+            }
+            if cancel.is_cancelled() {
+                return Err(Error::Cancelled);
             }
             packet.set_pts(packet.pts().map(|t| t + offset));
             packet.set_dts(packet.dts().map(|t| t + offset));

@@ -43,7 +43,7 @@ pub(super) fn run(args: &Args, config: &Config, job: &Job, cancel: &Cancel) -> R
     let fingerprint = record.fingerprint();
     let tag = |p: &Part| format!("{fingerprint} {}", p.describe());
     if args.join {
-        return join(args, config, job, &parts, &tag, &record.tag());
+        return join(args, config, job, &parts, &tag, &record.tag(), cancel);
     }
     let shard = match args.shard {
         Some(s) => Some((s, ShardSource::Flag)),
@@ -142,7 +142,7 @@ pub(super) fn run(args: &Args, config: &Config, job: &Job, cancel: &Cancel) -> R
         }
         return Ok(());
     }
-    join(args, config, job, &parts, &tag, &record.tag())
+    join(args, config, job, &parts, &tag, &record.tag(), cancel)
 }
 
 /// Joins the finished parts into the output and removes them.
@@ -153,6 +153,7 @@ fn join(
     parts: &[Part],
     tag: &dyn Fn(&Part) -> String,
     output_tag: &str,
+    cancel: &Cancel,
 ) -> Result<()> {
     let n = parts.len();
     let (mut missing, mut other) = (Vec::new(), Vec::new());
@@ -201,7 +202,15 @@ fn join(
         comment: Some(output_tag.to_string()),
         ..config.encode.clone()
     };
-    let frames = segments::join(&job.input, &files, &job.output, &info, &copied, &encode)?;
+    let frames = segments::join(
+        &job.input,
+        &files,
+        &job.output,
+        &info,
+        &copied,
+        &encode,
+        cancel,
+    )?;
     for (_, path) in &files {
         if let Err(e) = std::fs::remove_file(path) {
             say!("warning: could not remove {} ({e})", path.display());
