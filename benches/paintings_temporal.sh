@@ -10,12 +10,12 @@
 # Environment (defaults in brackets): MODEL [models/paintings.onnx]; CLIPS, clips of
 # benches/temporal.sh with camera motion ["zoom pan megamind"]; FRAMES [40]; PEERS, the other
 # networks as MODEL:STYLE-NAME, STYLE-NAME empty for a single-style one
-# ["models/multistyle26.onnx:19 models/scream.onnx:"]. No style loss is measured (STYLE="");
+# ["models/multistyle26.onnx:19 models/scream.onnx:"; empty: none]. No style loss is measured (STYLE="");
 # models/evaluate.py measures each style's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=${MODEL:-models/paintings.onnx}
-PEERS=${PEERS:-"models/multistyle26.onnx:19 models/scream.onnx:"}
+PEERS=${PEERS-"models/multistyle26.onnx:19 models/scream.onnx:"}
 export CLIPS=${CLIPS:-"zoom pan megamind"} FRAMES=${FRAMES:-40} STYLE=""
 VSTYLE=${VSTYLE:-target/release/vstyle}
 report=.cache/paintings_temporal.md
