@@ -267,7 +267,8 @@ pub struct Args {
 
     /// Frames of a tiled video that share one measurement of the instance-norm statistics, as
     /// long as they look like the frame it was made on (a cut or a camera move measures
-    /// afresh); 1 measures every frame. Saves the thumbnail passes on most frames.
+    /// afresh); 1 measures every frame. Saves the thumbnail passes on most frames [default: 4;
+    /// 1 with -j 2 or more, whose files share one network].
     #[arg(long, value_name = "FRAMES", value_parser = clap::value_parser!(u32).range(1..=1000), help_heading = "Performance")]
     pub tile_refresh: Option<u32>,
 
