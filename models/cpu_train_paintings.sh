@@ -9,6 +9,8 @@
 #
 # ASSETS (default ../shared/assets) holds train/ and styles/; PYTHON defaults to .venv/bin/python.
 # The log is models/training/paintings/train.log (every start and resume, with its command).
+# The committed run went over to --temporal-weight 200 at iteration 3,328 (a recipe change kept
+# in its args.json, so resumes keep it); a fresh start below begins at 50, as that run did.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-.venv/bin/python}
