@@ -66,6 +66,15 @@ fn duration(path: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// vstyle on `input` with `model` into `out` in FFV1, with `args` besides.
+fn ffv1(input: &Path, model: &Path, out: &Path, args: &[&str]) -> std::process::Output {
+    let mut a: Vec<&std::ffi::OsStr> = vec![input.as_os_str(), "-m".as_ref(), model.as_os_str()];
+    a.extend(["--codec", "ffv1", "-o"].map(std::ffi::OsStr::new));
+    a.push(out.as_os_str());
+    a.extend(args.iter().map(std::ffi::OsStr::new));
+    vstyle(&a)
+}
+
 fn leftovers(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .unwrap()
@@ -80,11 +89,7 @@ fn parts_in_one_process_and_one_per_shard_join_into_the_one_pass_output() {
     let input = clip(dir.path(), "160x120");
     let m = model("invert.onnx");
     let run = |out: &Path, extra: &[&str]| {
-        let mut a: Vec<&std::ffi::OsStr> = vec![input.as_os_str(), "-m".as_ref(), m.as_os_str()];
-        a.extend(["--codec", "ffv1", "-o"].iter().map(std::ffi::OsStr::new));
-        a.push(out.as_os_str());
-        a.extend(extra.iter().map(std::ffi::OsStr::new));
-        let r = vstyle(&a);
+        let r = ffv1(&input, &m, out, extra);
         assert_success(&r);
         stderr(&r)
     };
@@ -144,11 +149,11 @@ fn with_temporal_each_part_is_primed_before_its_cut_and_the_joins_do_not_show() 
     assert!(status.success());
     let m = model("light_multi.onnx");
     let make = |out: &Path, extra: &[&str]| {
-        let mut a: Vec<&std::ffi::OsStr> = vec![input.as_os_str(), "-m".as_ref(), m.as_os_str()];
-        a.extend(["--style-name", "wild", "--codec", "ffv1", "-o"].map(std::ffi::OsStr::new));
-        a.push(out.as_os_str());
-        a.extend(extra.iter().map(std::ffi::OsStr::new));
-        assert_success(&vstyle(&a));
+        let args: Vec<&str> = ["--style-name", "wild"]
+            .into_iter()
+            .chain(extra.iter().copied())
+            .collect();
+        assert_success(&ffv1(&input, &m, out, &args));
         framemd5(out, "v")
     };
     let plain = make(&dir.path().join("plain.mkv"), &[]);
@@ -280,11 +285,11 @@ fn bad_plans_are_refused_with_one_line_and_nothing_written() {
     }
     // --join with a part missing: exit 1, naming it.
     let make = |extra: &[&str]| {
-        let mut a: Vec<&std::ffi::OsStr> = vec![input.as_os_str(), "-m".as_ref(), m.as_os_str()];
-        a.extend(["--codec", "ffv1", "--segments", "2"].map(std::ffi::OsStr::new));
-        a.extend(extra.iter().map(std::ffi::OsStr::new));
-        a.extend(["-o".as_ref(), out.as_os_str()]);
-        vstyle(&a)
+        let args: Vec<&str> = ["--segments", "2"]
+            .into_iter()
+            .chain(extra.iter().copied())
+            .collect();
+        ffv1(&input, &m, &out, &args)
     };
     assert_success(&make(&["--shard", "0/2"]));
     let r = make(&["--join"]);

@@ -234,35 +234,6 @@ fn smoothing_over_time_starts_at_the_first_frame_and_then_mixes_in_the_past() {
     assert!(diffs[0] > 0 && diffs.iter().all(|&d| d < 128), "{diffs:?}");
 }
 
-/// Writes `frames` (packed RGB24 of `w x h`) as a lossless clip.
-fn write_clip(path: &Path, w: u32, h: u32, frames: &[Vec<u8>]) {
-    use std::io::Write;
-    let size = format!("{w}x{h}");
-    let mut child = std::process::Command::new("ffmpeg")
-        .args([
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-        ])
-        .args([
-            "-s", &size, "-r", "25", "-i", "-", "-c:v", "ffv1", "-pix_fmt", "bgr0",
-        ])
-        .arg(path)
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .expect("ffmpeg runs");
-    let mut stdin = child.stdin.take().unwrap();
-    for f in frames {
-        stdin.write_all(f).unwrap();
-    }
-    drop(stdin);
-    assert!(child.wait().unwrap().success());
-}
-
 #[test]
 fn statistics_are_reused_while_frames_look_alike_and_measured_again_at_a_cut_or_the_refresh() {
     let dir = tempfile::tempdir().unwrap();
@@ -282,7 +253,16 @@ fn statistics_are_reused_while_frames_look_alike_and_measured_again_at_a_cut_or_
         .collect();
     frames.extend((0..4).map(|i| creep(other.clone(), i)));
     let clip = dir.path().join("in.mkv");
-    write_clip(&clip, w, h, &frames);
+    make_clip_of(
+        &clip,
+        &Clip {
+            width: w,
+            height: h,
+            frames: frames.len() as u32,
+            ..Clip::default()
+        },
+        |i| frames[i as usize].clone(),
+    );
     let model = model("light_multi.onnx");
     let mut outs = Vec::new();
     for refresh in ["1", "4", "1000"] {
@@ -405,36 +385,11 @@ fn bad_tile_settings_are_refused_before_any_work() {
     }
     // Files side by side share one network, whose statistics over time would mix them.
     let out = dir.path().join("out");
-    let run = vstyle!(
-        &input,
-        &input,
-        "-m",
-        &m,
-        "-j",
-        "2",
-        "--tile-smoothing",
-        "0.5",
-        "-o",
-        &out
-    );
-    let e = stderr(&run);
-    assert_eq!(run.status.code(), Some(2), "{e}");
-    assert!(e.contains("--tile-smoothing") && e.contains("-j 1"), "{e}");
-    assert!(!out.exists());
-    let run = vstyle!(
-        &input,
-        &input,
-        "-m",
-        &m,
-        "-j",
-        "2",
-        "--tile-refresh",
-        "4",
-        "-o",
-        &out
-    );
-    let e = stderr(&run);
-    assert_eq!(run.status.code(), Some(2), "{e}");
-    assert!(e.contains("--tile-refresh") && e.contains("-j 1"), "{e}");
-    assert!(!out.exists());
+    for (flag, value) in [("--tile-smoothing", "0.5"), ("--tile-refresh", "4")] {
+        let run = vstyle!(&input, &input, "-m", &m, "-j", "2", flag, value, "-o", &out);
+        let e = stderr(&run);
+        assert_eq!(run.status.code(), Some(2), "{flag}: {e}");
+        assert!(e.contains(flag) && e.contains("-j 1"), "{flag}: {e}");
+        assert!(!out.exists(), "{flag}");
+    }
 }

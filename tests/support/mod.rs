@@ -72,6 +72,17 @@ impl Default for Clip<'_> {
 
 /// Writes the clip to `path` (container from the extension).
 pub fn make_clip(path: &Path, clip: &Clip) {
+    let (w, h) = (clip.width, clip.height);
+    if clip.smooth {
+        make_clip_of(path, clip, |i| smooth_pattern(i, w, h));
+    } else {
+        make_clip_of(path, clip, |i| pattern(i, w, h));
+    }
+}
+
+/// Writes the clip to `path` with frame `i` from `frame(i)` (packed RGB24), whatever
+/// `clip.smooth` says.
+pub fn make_clip_of(path: &Path, clip: &Clip, frame: impl Fn(u32) -> Vec<u8>) {
     let size = format!("{}x{}", clip.width, clip.height);
     let mut cmd = Command::new("ffmpeg");
     cmd.args([
@@ -104,12 +115,7 @@ pub fn make_clip(path: &Path, clip: &Clip) {
     {
         let mut stdin = child.stdin.take().unwrap();
         for i in 0..clip.frames {
-            let f = if clip.smooth {
-                smooth_pattern(i, clip.width, clip.height)
-            } else {
-                pattern(i, clip.width, clip.height)
-            };
-            stdin.write_all(&f).unwrap();
+            stdin.write_all(&frame(i)).unwrap();
         }
     }
     assert!(

@@ -484,7 +484,7 @@ impl Glance {
 
 /// The statistics measured on one frame of a video, reused by the next ones (`--tile-refresh`)
 /// while they look like it ([`PICTURE_CHANGE`]): a camera move or a cut measures afresh.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct StatsReuse {
     /// Frames per measurement at most (1: every frame its own).
     refresh: u32,
