@@ -6,11 +6,14 @@
 #
 #   nohup nice models/cpu_train_paintings.sh > /dev/null 2>&1 &      # start or resume
 #   ITERS=40000 models/cpu_train_paintings.sh                         # a different total
+#   models/cpu_train_paintings.sh --style-scale udnie=2.5             # resume with a recipe change
 #
 # ASSETS (default ../shared/assets) holds train/ and styles/; PYTHON defaults to .venv/bin/python.
 # The log is models/training/paintings/train.log (every start and resume, with its command).
-# The committed run went over to --temporal-weight 200 at iteration 3,328 (a recipe change kept
-# in its args.json, so resumes keep it); a fresh start below begins at 50, as that run did.
+# Arguments after the script's name go to train.py when it resumes (a recipe change:
+# --temporal-weight, --style-scale). The committed run went over to --temporal-weight 200 at
+# iteration 3,328 and to per-style scales at 6,576 (recipe changes kept in its args.json, so
+# resumes keep them); a fresh start below begins as that run did.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-.venv/bin/python}
@@ -21,7 +24,7 @@ VGG=.cache/vgg16_conv1_10.npz
 [ -e "$VGG" ] || "$PYTHON" models/train.py extract-vgg --out "$VGG"
 
 if [ -e "$RUN/state.npz" ]; then
-  exec "$PYTHON" models/train.py train --resume "$RUN" --iters "$ITERS" --data "$ASSETS/train" --vgg "$VGG"
+  exec "$PYTHON" models/train.py train --resume "$RUN" --iters "$ITERS" --data "$ASSETS/train" --vgg "$VGG" "$@"
 fi
 mapfile -t styles < <("$PYTHON" -c '
 import json, sys

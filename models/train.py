@@ -333,10 +333,11 @@ def warp(img, coords):
 
 
 # ---------------------------------------------------------------- training
-def make_step(a, vgg, style_grams, n_styles=None):
+def make_step(a, vgg, style_grams, n_styles=None, style_scales=None):
     """The jitted training step. Single-style: `style_grams` {k: [C, C]}. Multi-style (n_styles =
     S): {k: [S, C, C]}; every batch element gets a style drawn uniformly, is stylised with that
-    style's one-hot weights and compared with that style's Grams.
+    style's one-hot weights and compared with that style's Grams, its style term multiplied by
+    that style's entry of `style_scales` ([S], default all 1: --style-scale).
 
     step(params, frozen, opt, photos, key, t, acc): `params` are trained, `frozen` (usually
     empty) join them in the forward pass untouched; `acc` (multi-style: per-style sums and counts
@@ -366,6 +367,8 @@ def make_step(a, vgg, style_grams, n_styles=None):
         return d.sum(axis=(1, 2))
 
     temporal_on = a.temporal_weight > 0
+    if multi:
+        scales = jnp.asarray(np.ones(n_styles) if style_scales is None else style_scales, jnp.float32)
 
     def losses(params, frozen, x, style_idx=None, coords=None, noise=None):
         full = {**frozen, **params}
@@ -392,7 +395,7 @@ def make_step(a, vgg, style_grams, n_styles=None):
         per_image = None
         if multi:
             per_image = sum(style_term_per_image(gram(fy[k]), style_grams[k][style_idx]) for k in a.style_layers)
-            style = per_image.mean()
+            style = (scales[style_idx] * per_image).mean()
         else:
             style = sum(style_term(gram(fy[k]), style_grams[k]) for k in a.style_layers)
         tv = (jnp.sum((y[:, :, 1:, :] - y[:, :, :-1, :]) ** 2) + jnp.sum((y[:, :, :, 1:] - y[:, :, :, :-1]) ** 2)) / n
@@ -438,13 +441,33 @@ def make_step(a, vgg, style_grams, n_styles=None):
     return step, losses
 
 
+def parse_style_scales(given, names):
+    """--style-scale NAME=F ... as one factor per style of `names` (1 where not given), or None."""
+    if not given:
+        return None
+    scales = dict.fromkeys(names, 1.0)
+    for item in given:
+        name, eq, value = item.partition("=")
+        try:
+            x = float(value) if eq else None
+        except ValueError:
+            x = None
+        if x is None or not x > 0 or x == float("inf"):
+            raise SystemExit(f"train: error: --style-scale {item!r}: give NAME=FACTOR with a factor above 0")
+        if name not in scales:
+            raise SystemExit(f"train: error: --style-scale {item!r}: no style named {name!r} "
+                             f"(the styles: {', '.join(names)})")
+        scales[name] = x
+    return np.array([scales[n] for n in names], np.float32)
+
+
 # Settings a resumed run may change: how long it goes on, how it reports, and where its inputs
 # now lie (a run moved to another machine). Everything else would change what is computed.
 RESUME_OVERRIDES = ("iters", "minutes", "checkpoint_every", "checkpoint_minutes", "log_every", "export",
                     "preview", "preview_images", "preview_size", "data", "vgg", "init", "catalog")
 # Settings a resumed run may change on purpose, part-way (a recipe change): each change is logged
 # with the iteration it starts at and written into args.json, so later resumes keep it.
-RESUME_RECIPE = ("temporal_weight",)
+RESUME_RECIPE = ("temporal_weight", "style_scale")
 STATE = "state.npz"
 
 
@@ -470,6 +493,11 @@ def resume_settings(a, given):
         if k in RESUME_OVERRIDES:
             setattr(merged, k, getattr(a, k))
         elif k in RESUME_RECIPE and getattr(a, k) != saved.get(k):
+            if k == "style_scale" and not (saved.get("multi") or len(saved.get("style") or []) > 1):
+                raise SystemExit("train: error: --style-scale is for multi-style runs (one style: --style-weight)")
+            if k == "style_scale":   # checked before args.json takes it
+                with open(os.path.join(a.resume, "styles.json"), encoding="utf-8") as f:
+                    parse_style_scales(a.style_scale, [e["name"] for e in json.load(f)])
             merged.recipe_changes.append((k, saved.get(k), getattr(a, k)))
             setattr(merged, k, getattr(a, k))
     merged.run_dir, merged.resume, merged.func = a.resume, a.resume, a.func
@@ -584,8 +612,13 @@ def train(a):
         if len(set(names)) != len(names):
             raise SystemExit(f"train: error: style names must be unique: {names}")
         style_grams = {k: jnp.stack([g[k] for g in per_style_grams]) for k in a.style_layers}
+        style_scales = parse_style_scales(getattr(a, "style_scale", None), names)
+        if style_scales is not None:
+            log("style scales: " + "  ".join(f"{n} {x:g}" for n, x in zip(names, style_scales)))
     else:
-        style_grams = per_style_grams[0]
+        if getattr(a, "style_scale", None):
+            raise SystemExit("train: error: --style-scale is for multi-style runs (one style: --style-weight)")
+        style_grams, style_scales = per_style_grams[0], None
 
     # The architecture: --arch, else the --init network's, else the standard one.
     from_init = init_arch(a.init) if a.init else None
@@ -628,7 +661,7 @@ def train(a):
         params = transformer_net.init_params(a.seed, n_styles=S, arch=arch)
     params = {k: jnp.asarray(v) for k, v in params.items()}
     opt = {"m": jax.tree.map(jnp.zeros_like, params), "v": jax.tree.map(jnp.zeros_like, params)}
-    step, _ = make_step(a, vgg, style_grams, S)
+    step, _ = make_step(a, vgg, style_grams, S, style_scales)
     key = jax.random.key(a.seed)
     zero_acc = (jnp.zeros(S, jnp.float32), jnp.zeros(S, jnp.float32)) if multi else None
     acc = zero_acc
@@ -878,6 +911,10 @@ def main(argv=None):
     tr.add_argument("--style-weight", type=float, default=5.0)
     tr.add_argument("--tv-weight", type=float, default=1e-6)
     tr.add_argument("--style-norm", choices=["mean", "sum", "relative"], default="mean")
+    tr.add_argument("--style-scale", nargs="+", metavar="NAME=FACTOR",
+                    help="multi-style: multiply the style term of the named styles by FACTOR (others "
+                         "1), to trade style against content per style; the per-style losses logged "
+                         "and in style_losses.csv are before this factor")
     tr.add_argument("--temporal-weight", type=float, default=0.0,
                     help="weight of the training-time stability term (Wang et al. 2020): mean squared "
                          "|T(warp(x) + n) - warp(T(x))| over a random smooth warp; 0 (default) = off; "

@@ -613,6 +613,40 @@ class Resume(unittest.TestCase):
             r = self.train("--resume", two, "--iters", "6")
             self.assertNotIn("recipe change", r.stdout)
             self.assertIn('"temporal_weight": 40.0', r.stdout)
+            # So may the per-style scales; a style the run does not have is refused before
+            # args.json takes it.
+            r = self.train("--resume", two, "--iters", "7", "--style-scale", "nope=2", expect=1)
+            self.assertIn("no style named 'nope'", r.stderr)
+            self.assertIsNone(json.loads(Path(two, "args.json").read_text())["style_scale"])
+            r = self.train("--resume", two, "--iters", "7", "--style-scale", "p0=2")
+            self.assertIn("recipe change: --style-scale None -> ['p0=2']", r.stdout)
+            self.assertIn("style scales: style 1  p0 2", r.stdout)
+            self.assertEqual(json.loads(Path(two, "args.json").read_text())["style_scale"], ["p0=2"])
+
+    def test_style_scale_multiplies_that_styles_term(self):
+        """--style-scale: each image's style term is multiplied by its style's factor, nothing else."""
+        import argparse
+        import jax.numpy as jnp
+        import train
+        with tempfile.TemporaryDirectory() as d:
+            _, _, vgg_path = make_training_inputs(d)
+            vgg = {k: jnp.asarray(v) for k, v in train.load_vgg(vgg_path).items()}
+        a = argparse.Namespace(style_layers=[2, 4], content_layer=4, style_norm="mean", temporal_weight=0.0,
+                               content_weight=1.0, style_weight=5.0, tv_weight=1e-6)
+        rng = np.random.default_rng(0)
+        grams = {2: jnp.asarray(rng.random((2, 8, 8), np.float32)), 4: jnp.asarray(rng.random((2, 16, 16), np.float32))}
+        params = {k: jnp.asarray(v) for k, v in transformer_net.init_params(0, n_styles=2, arch="light").items()}
+        x = jnp.asarray(np.concatenate([synthetic_rgb(32, 32, seed=1), synthetic_rgb(32, 32, seed=2)]))
+        _, plain = train.make_step(a, vgg, grams, 2)
+        _, scaled = train.make_step(a, vgg, grams, 2, np.array([1.0, 3.0], np.float32))
+        for idx, factor in (([0, 0], 1.0), ([1, 1], 3.0), ([0, 1], None)):
+            t1, ((c1, s1, tv1), per1) = plain(params, {}, x, jnp.array(idx))
+            t2, ((c2, s2, tv2), per2) = scaled(params, {}, x, jnp.array(idx))
+            np.testing.assert_allclose(np.asarray(per2), np.asarray(per1), rtol=1e-6)
+            self.assertEqual((float(c1), float(tv1)), (float(c2), float(tv2)))
+            want = factor * float(s1) if factor else float((per1[0] + 3 * per1[1]) / 2)
+            self.assertAlmostEqual(float(s2) / want, 1.0, places=5)
+            np.testing.assert_allclose(float(t2) - float(t1), 5 * (float(s2) - float(s1)), atol=1e-5 * float(t1))
 
     def test_sigterm_writes_a_checkpoint_that_resumes(self):
         """SIGTERM ends a run at the next step with a resumable checkpoint (state.npz)."""
