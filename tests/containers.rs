@@ -124,3 +124,58 @@ fn progress_on_a_pipe_is_plain_lines_at_a_steady_interval() {
     }
     assert!(!e.contains('\u{1b}'), "no escape codes: {e:?}");
 }
+
+/// The settings x264 wrote into the stream (its SEI: `... rc_lookahead=40 ...`).
+fn x264_setting(path: &std::path::Path, key: &str) -> String {
+    let bytes = std::fs::read(path).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    let at = text
+        .find(&format!(" {key}="))
+        .unwrap_or_else(|| panic!("no x264 {key} in {}", path.display()));
+    text[at + key.len() + 2..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn x264_look_ahead_stops_growing_with_the_frame() {
+    // Its memory grows with the frame (1 GB at 4K for medium's 40 frames): from about 1440p up
+    // vstyle gives it what 320 MiB holds, unless the user sets it.
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(u32, u32, &[&str], &str); 4] = [
+        (640, 360, &[], "40"),
+        (3840, 2160, &[], "13"),
+        (3840, 2160, &["--encoder-opt", "rc-lookahead=20"], "20"),
+        (3840, 2160, &["--preset", "veryfast"], "10"),
+    ];
+    for (i, (width, height, extra, want)) in cases.into_iter().enumerate() {
+        let input = dir.path().join(format!("in{i}.mkv"));
+        make_clip(
+            &input,
+            &Clip {
+                width,
+                height,
+                frames: 2,
+                ..Clip::default()
+            },
+        );
+        let out = dir.path().join(format!("out{i}.mp4"));
+        let mut args: Vec<std::ffi::OsString> = vec![
+            input.into(),
+            "-m".into(),
+            model("invert.onnx").into(),
+            "-o".into(),
+            out.clone().into(),
+        ];
+        args.extend(extra.iter().map(Into::into));
+        let r = support::vstyle(&args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
+        assert_success(&r);
+        assert_eq!(
+            x264_setting(&out, "rc_lookahead"),
+            want,
+            "{width}x{height} {extra:?}"
+        );
+    }
+}

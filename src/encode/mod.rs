@@ -322,6 +322,24 @@ impl Sink {
                 output.display()
             );
         }
+        if matches!(name, "libx264" | "libx264rgb") {
+            let preset = opts.preset.as_deref().unwrap_or("medium");
+            let tune = opts.encoder_opts.iter().rev().find(|(k, _)| k == "tune");
+            let user_set = opts.encoder_opts.iter().any(|(k, v)| {
+                k == "rc-lookahead"
+                    || (matches!(k.as_str(), "x264-params" | "x264opts") && v.contains("lookahead"))
+            });
+            if !user_set
+                && let Some(frames) =
+                    options::x264_lookahead(preset, tune.map(|(_, v)| v.as_str()), width, height)
+            {
+                dict.set("rc-lookahead", &frames.to_string());
+                tracing::info!(
+                    "{}: x264 look-ahead of {frames} frames at {width}x{height} (the preset's would hold more memory than the network; --encoder-opt rc-lookahead=N sets it)",
+                    output.display()
+                );
+            }
+        }
         if name.starts_with("libvpx") && opts.bitrate.is_none() {
             // libvpx treats crf as a cap unless the bitrate is 0.
             dict.set("b", "0");
