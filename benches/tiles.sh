@@ -13,6 +13,7 @@
 #   WHOLE_MAX   the largest height also run whole (whole 8K needs ~28 GB in float32) [2160]
 #   TILE        --tile for the PSNR and seam comparison at 1080p [1024]; at 720p half of it
 #   PARTS       which tables [memory compare thumbnails video clip]
+#   CLIP_FRAMES frames of the 4K clip [40]
 #   THUMBNAILS  --tile-thumbnail values compared at 1080p [512 768 1024 1440]
 #   REFRESH     --tile-refresh values of the 1080p video table [1 4]; VIDEO_FRAMES [16]
 #   MODEL       [models/scream.onnx]; VSTYLE [target/release/vstyle]; PYTHON [.venv/bin/python]
@@ -29,6 +30,7 @@ PRECISIONS=${PRECISIONS:-fp32 int8}
 WHOLE_MAX=${WHOLE_MAX:-2160}
 TILE=${TILE:-1024}
 PARTS=${PARTS:-memory compare thumbnails video clip}
+CLIP_FRAMES=${CLIP_FRAMES:-40}
 part() { [[ " $PARTS " == *" $1 "* ]]; }
 THUMBNAILS=${THUMBNAILS:-512 768 1024 1440}
 REFRESH=${REFRESH:-1 4}
@@ -170,10 +172,10 @@ fi
 
 if part clip; then
 echo
-echo "== a 4K clip (10 frames), defaults (--precision auto, --tile auto)"
+echo "== a 4K clip ($CLIP_FRAMES frames: more than x264's look-ahead holds), defaults (--precision auto, --tile auto)"
 ffmpeg -loglevel error -y -loop 1 -i "$work/in_2160.png" -vf "zoompan=z='1+0.002*on':d=1:s=3840x2160,format=yuv420p" \
-  -frames:v 10 -r 25 -c:v libx264 -crf 18 "$work/clip_2160.mp4" 2>/dev/null || \
-  ffmpeg -loglevel error -y -loop 1 -i "$work/in_2160.png" -frames:v 10 -r 25 -c:v libx264 -pix_fmt yuv420p "$work/clip_2160.mp4"
+  -frames:v "$CLIP_FRAMES" -r 25 -c:v libx264 -crf 18 "$work/clip_2160.mp4" 2>/dev/null || \
+  ffmpeg -loglevel error -y -loop 1 -i "$work/in_2160.png" -frames:v "$CLIP_FRAMES" -r 25 -c:v libx264 -pix_fmt yuv420p "$work/clip_2160.mp4"
 read -r c_mb c_s < <(run clip "$work/clip_2160.mp4" -m "$MODEL" -o "$work/clip_out.mp4")
-echo "4K clip: peak ${c_mb} MB, stylize ${c_s} s for 10 frames"
+echo "4K clip: peak ${c_mb} MB, stylize ${c_s} s for $CLIP_FRAMES frames"
 fi

@@ -164,15 +164,69 @@ pub fn session_for_varying_sizes(
     opts: &SessionOptions,
 ) -> Result<(Session, &'static str)> {
     let (builder, provider) = builder(env, name, opts)?;
-    let session = builder
+    let model_err = |e: ort::Error| Error::model(name, e.message());
+    let mut builder = builder
         .with_memory_pattern(false)
-        .map_err(|e| {
-            let e: ort::Error = e.into();
-            Error::model(name, e.message())
-        })?
+        .map_err(|e| model_err(e.into()))?;
+    if shared_cpu_arena(env) {
+        builder = builder
+            .with_env_allocators()
+            .map_err(|e| model_err(e.into()))?;
+    }
+    let session = builder
         .commit_from_memory(model)
         .map_err(|e| Error::model(name, e.message()))?;
     Ok((session, provider))
+}
+
+/// Registers with `env`, once, a CPU arena for the sessions of [`session_for_varying_sizes`] to
+/// share: the statistics and tile sessions of a tiled network each grew their own (in doubling
+/// chunks: 512 MB ones for a 4K frame's tiles) and held both to the end. Measured on a 4K picture
+/// (int8, four tiles): 1.38 GB peak instead of 1.76 GB, at the same speed. False when ONNX
+/// Runtime refused it (the sessions then keep their own).
+fn shared_cpu_arena(env: &Environment) -> bool {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    *REGISTERED.get_or_init(|| match register_cpu_arena(env) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::debug!("shared CPU arena not registered: {e}");
+            false
+        }
+    })
+}
+
+fn register_cpu_arena(env: &Environment) -> std::result::Result<(), String> {
+    use ort::AsPointer;
+    use ort::sys::{OrtAllocatorType, OrtMemType, OrtStatusPtr};
+    let api = ort::api();
+    // SAFETY: ONNX Runtime's C API as documented: the out-pointer is written on success and the
+    // memory info released once; a null arena configuration takes the default arena's settings;
+    // a non-null status is read and released.
+    unsafe {
+        let check = |status: OrtStatusPtr| {
+            if status.0.is_null() {
+                return Ok(());
+            }
+            let message = std::ffi::CStr::from_ptr((api.GetErrorMessage)(status.0))
+                .to_string_lossy()
+                .into_owned();
+            (api.ReleaseStatus)(status.0);
+            Err(message)
+        };
+        let mut info = std::ptr::null_mut();
+        check((api.CreateCpuMemoryInfo)(
+            OrtAllocatorType::OrtArenaAllocator,
+            OrtMemType::OrtMemTypeDefault,
+            &mut info,
+        ))?;
+        let registered = check((api.CreateAndRegisterAllocator)(
+            env.ptr().cast_mut(),
+            info,
+            std::ptr::null(),
+        ));
+        (api.ReleaseMemoryInfo)(info);
+        registered
+    }
 }
 
 /// The execution provider a session on `device` would get ("CPU" or "CUDA"), without a model:

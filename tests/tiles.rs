@@ -393,3 +393,31 @@ fn bad_tile_settings_are_refused_before_any_work() {
         assert!(!out.exists(), "{flag}");
     }
 }
+
+#[test]
+fn the_default_budget_holds_the_thumbnail_pass_that_an_explicit_one_may_refuse() {
+    // A thumbnail far beyond 64M: refused with --max-memory 64M, and the default budget grows
+    // to hold it (as float32 networks need beside the default thumbnail) instead of refusing a
+    // run the user gave no budget for.
+    let dir = tempfile::tempdir().unwrap();
+    let input = photo(dir.path(), 40, 30);
+    let m = model("transformer_net.onnx");
+    let out = dir.path().join("out.png");
+    let run = vstyle!(
+        &input,
+        "-m",
+        &m,
+        "--tile-thumbnail",
+        "8000",
+        "--max-memory",
+        "64M",
+        "-o",
+        &out
+    );
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    assert!(stderr(&run).contains("too little"), "{}", stderr(&run));
+    assert!(!out.exists());
+    let run = vstyle!(&input, "-m", &m, "--tile-thumbnail", "8000", "-o", &out);
+    assert_success(&run);
+    assert!(out.exists());
+}

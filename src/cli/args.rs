@@ -249,7 +249,7 @@ pub struct Args {
 
     /// Memory budget for a frame and its network calls (2G, 512M) that decides when frames run
     /// in tiles and how large [default: a quarter of the available memory, shared by the
-    /// workers, at most 1.5G].
+    /// workers, at most 1G].
     #[arg(long, value_name = "SIZE", value_parser = crate::stylize::feedforward::tiled::parse_memory, help_heading = "Performance")]
     pub max_memory: Option<u64>,
 

@@ -145,10 +145,19 @@ impl Tiling {
                 .and_then(|bytes| tile_graphs::derive(&bytes, &contract.input))
         };
         let memory = tiled::MemoryModel::of(graphs.as_ref().ok());
-        let budget = opts
-            .tiles
-            .max_memory
-            .unwrap_or_else(|| tiled::default_budget(opts.sessions));
+        // The least budget that holds the statistics pass on the largest thumbnail (a square
+        // one) and a tile of three margins.
+        let side = opts.tiles.thumbnail;
+        let thumb = tiled::thumbnail_pixels(side, side, side);
+        let least = graphs.as_ref().ok().map(|g| {
+            let tile = f64::from(3 * g.margin.max(g.align));
+            ((thumb as f64 + tile * tile) * memory.tile) as u64
+        });
+        // The default never refuses the defaults: a quarter more than the least at the fewest
+        // (float32 networks need about 1.5 GiB beside a 1024 px thumbnail).
+        let budget = opts.tiles.max_memory.unwrap_or_else(|| {
+            tiled::default_budget(opts.sessions).max(least.map_or(0, |l| l + l / 4))
+        });
         if let TileMode::Size(n) = opts.tiles.mode {
             match &graphs {
                 Err(why) => {
@@ -170,20 +179,16 @@ impl Tiling {
                 Ok(_) => {}
             }
         }
-        // The tiles must fit beside the statistics pass on the largest thumbnail (a square one).
-        let side = opts.tiles.thumbnail;
-        let thumb = tiled::thumbnail_pixels(side, side, side);
-        if let (TileMode::Auto, Ok(g)) = (opts.tiles.mode, &graphs)
+        // The tiles must fit beside the statistics pass on the largest thumbnail.
+        if let (TileMode::Auto, Ok(g), Some(least)) = (opts.tiles.mode, &graphs, least)
             && tiled::core_for_budget(budget, thumb, memory.tile, g.margin, g.align).is_none()
         {
-            let tile = (3 * g.margin.max(g.align)) as f64;
-            let least = (thumb as f64 + tile * tile) * memory.tile;
             return Err(usage(
                 path,
                 format!(
                     "--max-memory {} MiB is too little for this network's tiles beside a {side} px thumbnail (about {} MiB at least; a smaller --tile-thumbnail needs less)",
                     budget >> 20,
-                    least as u64 >> 20
+                    least >> 20
                 ),
             ));
         }
