@@ -20,12 +20,26 @@ fn run_with(
     Result<pipeline::FileStats, vstyle::Error>,
     tempfile::TempDir,
 ) {
+    run_sized(workers, frames, 64, 48)
+}
+
+fn run_sized(
+    workers: Vec<Box<dyn Stylizer>>,
+    frames: u32,
+    width: u32,
+    height: u32,
+) -> (
+    Result<pipeline::FileStats, vstyle::Error>,
+    tempfile::TempDir,
+) {
     let dir = tempfile::tempdir().unwrap();
     let (input, output) = (dir.path().join("in.mkv"), dir.path().join("out.mkv"));
     make_clip(
         &input,
         &Clip {
             frames,
+            width,
+            height,
             ..Clip::default()
         },
     );
@@ -86,6 +100,20 @@ fn frames_stay_in_order_when_workers_finish_out_of_order() {
                 "frame {i} of {frames}"
             );
         }
+    }
+}
+
+#[test]
+fn large_frames_with_a_smaller_pool_of_buffers_still_arrive_all_in_order() {
+    // 4K frames (25 MB each): the pool shrinks from 22 buffers to a frame per worker and one
+    // more, and four workers finishing out of order must neither stall nor reorder.
+    let (w, h) = (3840, 2160);
+    let (r, dir) = run_sized(fakes(4, None), 9, w, h);
+    assert_eq!(r.unwrap().frames, 9);
+    let out = read_frames(&dir.path().join("out.mkv"), w, h, true);
+    assert_eq!(out.len(), 9);
+    for (i, f) in out.iter().enumerate() {
+        assert!(f == &inverted(&pattern(i as u32, w, h)), "frame {i}");
     }
 }
 

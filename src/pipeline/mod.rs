@@ -36,6 +36,10 @@ use reorder::ReorderBuffer;
 /// Frames waiting for a stylize worker, per worker: two keeps a worker fed while the decoder
 /// works on the next frame, without decoding far ahead.
 const QUEUE_PER_WORKER: usize = 2;
+/// The pixels of the frames in flight may take this much before the pool shrinks below what
+/// [`QUEUE_PER_WORKER`] would hold: from about 1440p up a frame takes seconds in the network, so
+/// frames decoded far ahead only hold memory (seven 4K frames: 174 MB).
+const FRAME_POOL_BYTES: usize = 64 << 20;
 /// Copied packets waiting for the muxer. Packets are small; the decoder blocks beyond this.
 const PACKET_QUEUE: usize = 256;
 
@@ -147,7 +151,12 @@ pub fn run(
     let batch = stylizers.iter().map(|s| s.batch_size()).max().unwrap_or(1);
     // Frames alive anywhere: each worker's queue, batch and output, plus what the reorder buffer
     // holds while one slow frame blocks the rest. Bounding this keeps memory flat even then.
-    let frames_in_flight = workers * (2 * QUEUE_PER_WORKER + batch) + 2;
+    // Large frames get fewer, down to a batch per worker and the one being decoded (any number
+    // works: frames are decoded in order, so the frame the reorder buffer waits for always holds
+    // a buffer already).
+    let frame_bytes = 3 * source.info.width as usize * source.info.height as usize;
+    let frames_in_flight = (workers * (2 * QUEUE_PER_WORKER + batch) + 2)
+        .min((FRAME_POOL_BYTES / frame_bytes.max(1)).max(workers * batch + 1));
     let (frame_tx, frame_rx) = bounded::<Frame>(workers * QUEUE_PER_WORKER);
     let (done_tx, done_rx) = bounded::<Frame>(workers * QUEUE_PER_WORKER);
     let (packet_tx, packet_rx) = bounded::<CopiedPacket>(PACKET_QUEUE);
