@@ -168,7 +168,8 @@ pub fn session_for_varying_sizes(
     let mut builder = builder
         .with_memory_pattern(false)
         .map_err(|e| model_err(e.into()))?;
-    if shared_cpu_arena(env) {
+    // CPU only: the measurements were there, and CUDA keeps its own device memory anyway.
+    if provider == "CPU" && shared_cpu_arena(env) {
         builder = builder
             .with_env_allocators()
             .map_err(|e| model_err(e.into()))?;
