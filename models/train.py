@@ -493,9 +493,9 @@ def resume_settings(a, given):
         if k in RESUME_OVERRIDES:
             setattr(merged, k, getattr(a, k))
         elif k in RESUME_RECIPE and getattr(a, k) != saved.get(k):
-            if k == "style_scale" and not (saved.get("multi") or len(saved.get("style") or []) > 1):
-                raise SystemExit("train: error: --style-scale is for multi-style runs (one style: --style-weight)")
             if k == "style_scale":   # checked before args.json takes it
+                if not (saved.get("multi") or len(saved.get("style") or []) > 1):
+                    raise SystemExit("train: error: --style-scale is for multi-style runs (one style: --style-weight)")
                 with open(os.path.join(a.resume, "styles.json"), encoding="utf-8") as f:
                     parse_style_scales(a.style_scale, [e["name"] for e in json.load(f)])
             merged.recipe_changes.append((k, saved.get(k), getattr(a, k)))
