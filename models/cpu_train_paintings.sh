@@ -11,9 +11,9 @@
 # ASSETS (default ../shared/assets) holds train/ and styles/; PYTHON defaults to .venv/bin/python.
 # The log is models/training/paintings/train.log (every start and resume, with its command).
 # Arguments after the script's name go to train.py when it resumes (a recipe change:
-# --temporal-weight, --style-scale). The committed run went over to --temporal-weight 200 at
-# iteration 3,328 and to per-style scales at 6,576 (recipe changes kept in its args.json, so
-# resumes keep them); a fresh start below begins as that run did.
+# --temporal-weight, --style-scale, --lr). The committed run went over to --temporal-weight 200 at
+# iteration 3,328, to per-style scales at 6,576 and to --lr 0.0003 at 10,850 (recipe changes kept
+# in its args.json, so resumes keep them); a fresh start below begins as that run did.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-.venv/bin/python}

@@ -467,7 +467,7 @@ RESUME_OVERRIDES = ("iters", "minutes", "checkpoint_every", "checkpoint_minutes"
                     "preview", "preview_images", "preview_size", "data", "vgg", "init", "catalog")
 # Settings a resumed run may change on purpose, part-way (a recipe change): each change is logged
 # with the iteration it starts at and written into args.json, so later resumes keep it.
-RESUME_RECIPE = ("temporal_weight", "style_scale")
+RESUME_RECIPE = ("temporal_weight", "style_scale", "lr")
 STATE = "state.npz"
 
 

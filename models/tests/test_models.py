@@ -622,6 +622,15 @@ class Resume(unittest.TestCase):
             self.assertIn("recipe change: --style-scale None -> ['p0=2']", r.stdout)
             self.assertIn("style scales: style 1  p0 2", r.stdout)
             self.assertEqual(json.loads(Path(two, "args.json").read_text())["style_scale"], ["p0=2"])
+            # And the learning rate (an annealing phase): at 0 the parameters stay where they are.
+            before = dict(np.load(os.path.join(two, "state.npz")))
+            r = self.train("--resume", two, "--iters", "8", "--lr", "0")
+            self.assertIn("recipe change: --lr 0.001 -> 0.0", r.stdout)
+            self.assertEqual(json.loads(Path(two, "args.json").read_text())["lr"], 0.0)
+            with np.load(os.path.join(two, "state.npz")) as after:
+                self.assertEqual(int(after["it"]), 8)
+                for k in (k for k in after.files if k.startswith("p.")):
+                    np.testing.assert_array_equal(after[k], before[k], err_msg=k)
 
     def test_style_scale_multiplies_that_styles_term(self):
         """--style-scale: each image's style term is multiplied by its style's factor, nothing else."""
