@@ -709,6 +709,7 @@ impl TiledRunner {
         feeds: &Feeds<'_>,
         out_scale: f32,
     ) -> Result<usize> {
+        let started = std::time::Instant::now();
         let glance = self.reuse.reuses().then(|| Glance::of(frame));
         let stats = match glance.as_ref().and_then(|g| self.reuse.reuse(g)) {
             Some(stats) => stats,
@@ -721,6 +722,7 @@ impl TiledRunner {
                 stats
             }
         };
+        let measured = started.elapsed();
         let (w, h) = (frame.width as usize, frame.height as usize);
         let align = self.graphs.align as usize;
         let (pw, ph) = (round_up(w, align), round_up(h, align));
@@ -795,6 +797,11 @@ impl TiledRunner {
                 *d = crate::frame::to_u8(v * out_scale);
             });
         }
+        tracing::debug!(
+            "frame in tiles: statistics {:.3} s, tiles {:.3} s",
+            measured.as_secs_f64(),
+            (started.elapsed() - measured).as_secs_f64()
+        );
         Ok(bad)
     }
 }
