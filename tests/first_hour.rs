@@ -158,7 +158,14 @@ fn help_examples_name_only_models_that_set_up_installs() {
         })
     {
         assert!(
-            ["scream", "scream_light", "multistyle26", "arbitrary"].contains(&name.as_str()),
+            [
+                "scream",
+                "scream_light",
+                "paintings",
+                "multistyle26",
+                "arbitrary"
+            ]
+            .contains(&name.as_str()),
             "--help names a model set-up does not install: {name}"
         );
     }
@@ -388,6 +395,77 @@ fn small_things_one_frame_the_style_of_scream_gpu_and_the_manual() {
         "{}",
         stdout(&run)
     );
+
+    // The shipped seven-painting network lists its paintings by name, paints each by name, and
+    // refuses a name it does not hold with the list, before any work.
+    let run = vstyle!("--list-styles", "paintings");
+    assert_success(&run);
+    let list = stdout(&run);
+    for name in [
+        "the_scream",
+        "starry_night",
+        "great_wave",
+        "composition_vii",
+        "shipwreck_minotaur",
+        "udnie",
+        "woman_with_hat",
+    ] {
+        assert!(list.contains(name), "{name} missing: {list}");
+    }
+    assert!(list.contains("7 styles"), "{list}");
+    let photo = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/lighthouse.jpg");
+    let out = dir.path().join("udnie.png");
+    let wave = dir.path().join("wave.png");
+    let run = vstyle!(
+        &photo,
+        "-m",
+        "paintings",
+        "--style-name",
+        "udnie",
+        "-o",
+        &out
+    );
+    assert_success(&run);
+    assert!(stderr(&run).contains("style udnie"), "{}", stderr(&run));
+    // The photo's size; another style paints another picture (the name is not ignored).
+    let styled = image::open(&out).unwrap().to_rgb8();
+    assert_eq!((styled.width(), styled.height()), (640, 372));
+    let run = vstyle!(
+        &photo,
+        "-m",
+        "paintings",
+        "--style-name",
+        "great_wave",
+        "-o",
+        &wave
+    );
+    assert_success(&run);
+    let wave = image::open(&wave).unwrap().to_rgb8();
+    let differ = styled
+        .as_raw()
+        .iter()
+        .zip(wave.as_raw())
+        .filter(|(a, b)| a.abs_diff(**b) > 32)
+        .count();
+    assert!(
+        differ * 4 > styled.as_raw().len(),
+        "udnie and great_wave alike: {differ}"
+    );
+    let missing = dir.path().join("missing.png");
+    let run = vstyle!(
+        &photo,
+        "-m",
+        "paintings",
+        "--style-name",
+        "mona_lisa",
+        "-o",
+        &missing
+    );
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    let e = stderr(&run);
+    assert_eq!(e.trim().lines().count(), 1, "{e}");
+    assert!(e.contains("mona_lisa") && e.contains("udnie"), "{e}");
+    assert!(!missing.exists());
 
     // --device gpu is CUDA's other name: never "invalid value".
     let run = vstyle!(

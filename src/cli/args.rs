@@ -37,6 +37,7 @@ Examples:
   vstyle input.mp4 -m scream -o out.mp4                    a video in The Scream's style, audio copied
   vstyle input.mp4 --style painting.jpg -o out.mp4         any painting, one network pass a frame
   vstyle input.mp4 --style a.jpg=0.7 --style b.jpg=0.3 -o out.mp4   a blend of two paintings
+  vstyle input.mp4 -m paintings --style-name starry_night -o out.mp4   one of seven paintings
   vstyle input.mp4 -m multistyle26 --style-name 19 -o out.mp4
   vstyle input.mp4 -m multistyle26 --style-mix 3=0.7,12=0.3 -o out.mp4
   vstyle --sheet photo.jpg -o sheet.png                    every installed style on one photo
