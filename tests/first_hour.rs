@@ -414,32 +414,18 @@ fn small_things_one_frame_the_style_of_scream_gpu_and_the_manual() {
     }
     assert!(list.contains("7 styles"), "{list}");
     let photo = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/lighthouse.jpg");
+    let paint = |style: &str, out: &Path| {
+        vstyle!(&photo, "-m", "paintings", "--style-name", style, "-o", out)
+    };
     let out = dir.path().join("udnie.png");
-    let wave = dir.path().join("wave.png");
-    let run = vstyle!(
-        &photo,
-        "-m",
-        "paintings",
-        "--style-name",
-        "udnie",
-        "-o",
-        &out
-    );
+    let run = paint("udnie", &out);
     assert_success(&run);
     assert!(stderr(&run).contains("style udnie"), "{}", stderr(&run));
     // The photo's size; another style paints another picture (the name is not ignored).
     let styled = image::open(&out).unwrap().to_rgb8();
     assert_eq!((styled.width(), styled.height()), (640, 372));
-    let run = vstyle!(
-        &photo,
-        "-m",
-        "paintings",
-        "--style-name",
-        "great_wave",
-        "-o",
-        &wave
-    );
-    assert_success(&run);
+    let wave = dir.path().join("wave.png");
+    assert_success(&paint("great_wave", &wave));
     let wave = image::open(&wave).unwrap().to_rgb8();
     let differ = styled
         .as_raw()
@@ -452,15 +438,7 @@ fn small_things_one_frame_the_style_of_scream_gpu_and_the_manual() {
         "udnie and great_wave alike: {differ}"
     );
     let missing = dir.path().join("missing.png");
-    let run = vstyle!(
-        &photo,
-        "-m",
-        "paintings",
-        "--style-name",
-        "mona_lisa",
-        "-o",
-        &missing
-    );
+    let run = paint("mona_lisa", &missing);
     assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
     let e = stderr(&run);
     assert_eq!(e.trim().lines().count(), 1, "{e}");
