@@ -320,6 +320,32 @@ impl Nodes {
         self.spatial_reduce("ReduceMean", x, opset)
     }
 
+    /// The number of values per channel of `x` (`[N, C, H, W]`), H·W as a float scalar.
+    fn spatial_count(&mut self, x: &str, opset: i64) -> String {
+        let shape = self.op("Shape", &[x], vec![]);
+        let starts = self.constant(TensorProto::from_i64("", &[1], &[2]));
+        let ends = self.constant(TensorProto::from_i64("", &[1], &[4]));
+        let hw = self.op("Slice", &[&shape, &starts, &ends], vec![]);
+        let n = if opset >= 18 {
+            let axes = self.constant(TensorProto::from_i64("", &[1], &[0]));
+            self.op(
+                "ReduceProd",
+                &[&hw, &axes],
+                vec![AttributeProto::int("keepdims", 0)],
+            )
+        } else {
+            self.op(
+                "ReduceProd",
+                &[&hw],
+                vec![
+                    AttributeProto::ints("axes", &[0]),
+                    AttributeProto::int("keepdims", 0),
+                ],
+            )
+        };
+        self.op("Cast", &[&n], vec![AttributeProto::int("to", FLOAT.into())])
+    }
+
     /// A reduction over the spatial axes, kept as `[N, C, 1, 1]` (axes as an input from opset
     /// 18 on).
     fn spatial_reduce(&mut self, op: &str, x: &str, opset: i64) -> String {
@@ -364,10 +390,14 @@ fn stats_model(model: &ModelProto, opset: i64, names: &[(String, String)]) -> Mo
         let (mean_name, var_name) = &names[i];
         let mean = b.spatial_mean(x, opset);
         b.op_to("Identity", &[&mean], mean_name, vec![]);
-        let d = b.op("Sub", &[x, &mean], vec![]);
-        let sq = b.op("Mul", &[&d, &d], vec![]);
-        let var = b.spatial_mean(&sq, opset);
-        b.op_to("Identity", &[&var], var_name, vec![]);
+        // var = E[x²] − mean², from one more reading of the map (no map-sized intermediates,
+        // which cost more than the reductions); clamped at 0 against rounding.
+        let sum_sq = b.spatial_reduce("ReduceSumSquare", x, opset);
+        let count = b.spatial_count(x, opset);
+        let mean_sq = b.op("Div", &[&sum_sq, &count], vec![]);
+        let sq_mean = b.op("Mul", &[&mean, &mean], vec![]);
+        let var = b.op("Sub", &[&mean_sq, &sq_mean], vec![]);
+        b.op_to("Relu", &[&var], var_name, vec![]);
         outputs.push(stat_info(mean_name, i));
         outputs.push(stat_info(var_name, i));
         (mean_name.clone(), var_name.clone())
