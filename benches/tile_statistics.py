@@ -9,10 +9,10 @@ statistics reproduce the whole frame), so this runs the whole frame with given s
 of tiles and compares with the whole frame's own output (PSNR, 8-bit):
 
 - `one`: the statistics of a 1024 px thumbnail (URST as published);
-- `trend`: what vstyle does (src/stylize/feedforward/tiled.rs, `extrapolate`): the variances
-  carried on towards the frame's scale from a second thumbnail of 512 px, three quarters of the
-  trend followed;
-- `true means`: `trend` with every norm's means replaced by the frame's own (an oracle: how much
+- `trend F`: what vstyle does (src/stylize/feedforward/tiled.rs, `extrapolate`): the variances
+  carried on towards the frame's scale from a second thumbnail of F px (`--far`, 512 by
+  default; `--far 512,256` gives a column each), three quarters of the trend followed;
+- `true means`: the first `trend` with every norm's means replaced by the frame's own (an oracle: how much
   of what is left is in the means).
 
 float32 only (the int8 twin's figures in benches/README.md come from vstyle itself); about a
@@ -73,6 +73,9 @@ def tensor(im):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="models/scream.onnx")
+    ap.add_argument("--far", type=lambda s: [int(x) for x in s.split(",")], default=[512],
+                    metavar="PIXELS[,PIXELS...]",
+                    help="longer side of the second thumbnail, one `trend` column each [512]")
     ap.add_argument("photos", nargs="+")
     a = ap.parse_args()
     stats_sess, given_sess, norms = sessions(a.model)
@@ -89,8 +92,8 @@ def main():
         out = np.clip(given_sess.run(None, feeds)[0][0], 0, 255).round()
         return 10 * np.log10(255 ** 2 / ((out - whole) ** 2).mean())
 
-    exponent = TREND * np.log(1920 / 1024) / np.log(2)
-    print(f"{'photo':<40} {'one':>6} {'trend':>6} {'true means':>10}  (PSNR dB against the whole frame)")
+    cols = ["one"] + [f"trend {f}" for f in a.far] + ["true means"]
+    print(f"{'photo':<40} " + " ".join(f"{c:>10}" for c in cols) + "  (PSNR dB against the whole frame)")
     rows = []
     for p in a.photos:
         im = frame_1080(p)
@@ -98,15 +101,21 @@ def main():
         out, true = statistics(im)
         whole = np.clip(out[0], 0, 255).round()
         near = statistics(im.resize((1024, 576), Image.BILINEAR))[1]
-        far = statistics(im.resize((512, 288), Image.BILINEAR))[1]
-        trend = [(m, v * np.clip((v + 1e-8) / (f + 1e-8), 0.25, 4) ** exponent)
-                 for (m, v), (_, f) in zip(near, far)]
-        means = [(t[0], v) for t, (_, v) in zip(true, trend)]
-        row = [psnr(x, near, whole), psnr(x, trend, whole), psnr(x, means, whole)]
+        row = [psnr(x, near, whole)]
+        for i, f in enumerate(a.far):
+            far = statistics(im.resize((f, round(f * 9 / 16)), Image.BILINEAR))[1]
+            # Octaves from the second thumbnail to the first, and on to the frame.
+            exponent = TREND * np.log(1920 / 1024) / np.log(1024 / f)
+            trend = [(m, v * np.clip((v + 1e-8) / (g + 1e-8), 0.25, 4) ** exponent)
+                     for (m, v), (_, g) in zip(near, far)]
+            row.append(psnr(x, trend, whole))
+            if i == 0:
+                means = [(t[0], v) for t, (_, v) in zip(true, trend)]
+        row.append(psnr(x, means, whole))
         rows.append(row)
-        print(f"{os.path.basename(p):<40} {row[0]:6.2f} {row[1]:6.2f} {row[2]:10.2f}", flush=True)
+        print(f"{os.path.basename(p):<40} " + " ".join(f"{r:10.2f}" for r in row), flush=True)
     mean = np.mean(rows, axis=0)
-    print(f"{'mean':<40} {mean[0]:6.2f} {mean[1]:6.2f} {mean[2]:10.2f}")
+    print(f"{'mean':<40} " + " ".join(f"{r:10.2f}" for r in mean))
 
 
 if __name__ == "__main__":
