@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How close thumbnail statistics bring a tiled frame to the whole frame, photo by photo.
 
-    .venv/bin/python benches/tile_statistics.py [--model models/scream.onnx] PHOTO...
+    .venv/bin/python benches/tile_statistics.py [--model models/scream.onnx] [--far 512,384] PHOTO...
 
 Each photo is scaled and cropped to 1920x1080. A tiled frame is exactly the network run with
 every instance norm's statistics given (tests/tiles.rs checks that tiles with the frame's own
@@ -12,8 +12,8 @@ of tiles and compares with the whole frame's own output (PSNR, 8-bit):
 - `trend F`: what vstyle does (src/stylize/feedforward/tiled.rs, `extrapolate`): the variances
   carried on towards the frame's scale from a second thumbnail of F px (`--far`, 512 by
   default; `--far 512,256` gives a column each), three quarters of the trend followed;
-- `true means`: the first `trend` with every norm's means replaced by the frame's own (an oracle: how much
-  of what is left is in the means).
+- `true means`: the first `trend` with every norm's means replaced by the frame's own (an
+  oracle: how much of what is left is in the means).
 
 float32 only (the int8 twin's figures in benches/README.md come from vstyle itself); about a
 minute a photo on 2 cores. Thumbnails are made with a triangle filter, as vstyle makes them.
