@@ -69,6 +69,22 @@ fn tiles_with_the_frames_own_statistics_give_the_whole_frame_output() {
 }
 
 #[test]
+fn an_opset_9_network_runs_in_tiles_like_the_whole_frame() {
+    // The derived graphs speak the network's own opset (Slice's bounds as attributes before 10).
+    let dir = tempfile::tempdir().unwrap();
+    let input = photo(dir.path(), 120, 80);
+    let model = model("norm_opset9.onnx");
+    let (whole, tiled) =
+        whole_and_tiled(dir.path(), &input, &["-m", model.to_str().unwrap()], "32");
+    assert!(
+        max_diff(&whole, &tiled) <= 1,
+        "{}",
+        max_diff(&whole, &tiled)
+    );
+    assert!(whole.iter().max().unwrap() - whole.iter().min().unwrap() > 20);
+}
+
+#[test]
 fn a_multi_style_network_and_a_mix_run_in_tiles() {
     let dir = tempfile::tempdir().unwrap();
     let input = photo(dir.path(), 130, 90);

@@ -19,10 +19,10 @@ import transformer_net  # noqa: E402
 DYN = ["N", 3, "H", "W"]
 
 
-def save(name, nodes, inputs, outputs, inits=(), metadata=None):
+def save(name, nodes, inputs, outputs, inits=(), metadata=None, opset=17):
     graph = helper.make_graph(nodes, name.removesuffix(".onnx"), inputs, outputs, list(inits))
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="vstyle fixtures")
-    model.ir_version = 8
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="vstyle fixtures")
+    model.ir_version = 8 if opset >= 17 else 4
     for key, value in (metadata or {}).items():
         model.metadata_props.add(key=key, value=value)
     onnx.checker.check_model(model)
@@ -110,6 +110,18 @@ def main():
           helper.make_node("Relu", ["h"], ["r"]),
           helper.make_node("Conv", ["r", "w2", "b2"], ["output"], pads=[1, 1, 1, 1])],
          [vi("input", DYN)], [vi("output", DYN)], inits)
+    # The same with an instance norm after the first conv, saved at opset 9 (as old exports of
+    # fast-neural-style networks are): the tile graphs must use that opset's operator forms.
+    save("norm_opset9.onnx",
+         [helper.make_node("Conv", ["input", "w1", "b1"], ["h"], pads=[1, 1, 1, 1]),
+          helper.make_node("InstanceNormalization", ["h", "s1", "t1"], ["n"], epsilon=1e-5),
+          helper.make_node("Relu", ["n"], ["r"]),
+          helper.make_node("Conv", ["r", "w2", "b2"], ["c"], pads=[1, 1, 1, 1]),
+          helper.make_node("Mul", ["c", "k"], ["m"]),
+          helper.make_node("Add", ["m", "k"], ["output"])],
+         [vi("input", DYN)], [vi("output", DYN)],
+         inits + [const("s1", rng.normal(1, 0.2, 8)), const("t1", rng.normal(0, 0.5, 8)),
+                  const("k", np.full((3, 1, 1), 127.5))], opset=9)
     # Full-size TransformerNet with seeded random (untrained) weights: a realistic compute load.
     transformer_net.export_onnx(transformer_net.init_params(seed=0), os.path.join(HERE, "transformer_net.onnx"))
     # A light two-style network whose instance norms' rows differ (seeded), so a style, a mix

@@ -320,12 +320,25 @@ impl Nodes {
         self.spatial_reduce("ReduceMean", x, opset)
     }
 
-    /// The number of values per channel of `x` (`[N, C, H, W]`), H·W as a float scalar.
+    /// The number of values per channel of `x` (`[N, C, H, W]`), H·W as a float scalar (Slice's
+    /// bounds as inputs from opset 10 on, as attributes before).
     fn spatial_count(&mut self, x: &str, opset: i64) -> String {
         let shape = self.op("Shape", &[x], vec![]);
-        let starts = self.constant(TensorProto::from_i64("", &[1], &[2]));
-        let ends = self.constant(TensorProto::from_i64("", &[1], &[4]));
-        let hw = self.op("Slice", &[&shape, &starts, &ends], vec![]);
+        let hw = if opset >= 10 {
+            let starts = self.constant(TensorProto::from_i64("", &[1], &[2]));
+            let ends = self.constant(TensorProto::from_i64("", &[1], &[4]));
+            self.op("Slice", &[&shape, &starts, &ends], vec![])
+        } else {
+            self.op(
+                "Slice",
+                &[&shape],
+                vec![
+                    AttributeProto::ints("starts", &[2]),
+                    AttributeProto::ints("ends", &[4]),
+                    AttributeProto::ints("axes", &[0]),
+                ],
+            )
+        };
         let n = if opset >= 18 {
             let axes = self.constant(TensorProto::from_i64("", &[1], &[0]));
             self.op(
