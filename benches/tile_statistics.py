@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """How close thumbnail statistics bring a tiled frame to the whole frame, photo by photo.
 
-    .venv/bin/python benches/tile_statistics.py [--model models/scream.onnx] [--far 512,384] PHOTO...
+    .venv/bin/python benches/tile_statistics.py [--model models/scream.onnx] [--thumbnail 1024]
+        [--far 512,384] PHOTO...
 
 Each photo is scaled and cropped to 1920x1080. A tiled frame is exactly the network run with
 every instance norm's statistics given (tests/tiles.rs checks that tiles with the frame's own
 statistics reproduce the whole frame), so this runs the whole frame with given statistics instead
 of tiles and compares with the whole frame's own output (PSNR, 8-bit):
 
-- `one`: the statistics of a 1024 px thumbnail (URST as published);
+- `one`: the statistics of one thumbnail, 1024 px by default (`--thumbnail`; URST as published);
 - `trend F`: what vstyle does (src/stylize/feedforward/tiled.rs, `extrapolate`): the variances
   carried on towards the frame's scale from a second thumbnail of F px (`--far`, 512 by
   default; `--far 512,256` gives a column each), three quarters of the trend followed;
@@ -73,6 +74,8 @@ def tensor(im):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="models/scream.onnx")
+    ap.add_argument("--thumbnail", type=int, default=1024, metavar="PIXELS",
+                    help="longer side of the first thumbnail (vstyle's --tile-thumbnail) [1024]")
     ap.add_argument("--far", type=lambda s: [int(x) for x in s.split(",")], default=[512],
                     metavar="PIXELS[,PIXELS...]",
                     help="longer side of the second thumbnail, one `trend` column each [512]")
@@ -100,12 +103,13 @@ def main():
         x = tensor(im)
         out, true = statistics(im)
         whole = np.clip(out[0], 0, 255).round()
-        near = statistics(im.resize((1024, 576), Image.BILINEAR))[1]
+        n = a.thumbnail
+        near = statistics(im.resize((n, round(n * 9 / 16)), Image.BILINEAR))[1]
         row = [psnr(x, near, whole)]
         for i, f in enumerate(a.far):
             far = statistics(im.resize((f, round(f * 9 / 16)), Image.BILINEAR))[1]
             # Octaves from the second thumbnail to the first, and on to the frame.
-            exponent = TREND * np.log(1920 / 1024) / np.log(1024 / f)
+            exponent = TREND * np.log(1920 / n) / np.log(n / f)
             trend = [(m, v * np.clip((v + 1e-8) / (g + 1e-8), 0.25, 4) ** exponent)
                      for (m, v), (_, g) in zip(near, far)]
             row.append(psnr(x, trend, whole))
