@@ -142,11 +142,11 @@ fn x264_setting(path: &std::path::Path, key: &str) -> String {
 #[test]
 fn x264_look_ahead_stops_growing_with_the_frame() {
     // Its memory grows with the frame (1 GB at 4K for medium's 40 frames): from about 1440p up
-    // vstyle gives it what 320 MiB holds, unless the user sets it.
+    // vstyle gives it what 256 MiB holds, unless the user sets it.
     let dir = tempfile::tempdir().unwrap();
     let cases: [(u32, u32, &[&str], &str); 4] = [
         (640, 360, &[], "40"),
-        (3840, 2160, &[], "13"),
+        (3840, 2160, &[], "10"),
         (3840, 2160, &["--encoder-opt", "rc-lookahead=20"], "20"),
         (3840, 2160, &["--preset", "veryfast"], "10"),
     ];

@@ -41,7 +41,7 @@ const X265_TUNES: [&str; 6] = [
 /// The memory x264's look-ahead may hold. Each look-ahead frame costs about 3 bytes a pixel (the
 /// 4:2:0 frame and its quarter-size planes; 25 MB at 3840x2160, measured), so the presets' 40-60
 /// frames hold 1-1.5 GB at 4K and four times that at 8K, more than the tiled network itself.
-const X264_LOOKAHEAD_MEMORY: u64 = 320 << 20;
+const X264_LOOKAHEAD_MEMORY: u64 = 256 << 20;
 /// Fewest look-ahead frames the cap leaves (x264's B-frame decisions need a few).
 const X264_LOOKAHEAD_MIN: u64 = 4;
 
@@ -64,8 +64,8 @@ fn x264_preset_lookahead(preset: &str, tune: Option<&str>) -> u64 {
 
 /// The look-ahead (frames) x264 gets for `width x height` frames when the user leaves it to
 /// vstyle, or `None` to keep the preset's: at most what [`X264_LOOKAHEAD_MEMORY`] holds, so the
-/// encoder's memory stops growing with the frame from about 1440p up (4K: 13 frames instead of
-/// medium's 40; measured there: 2.4% smaller files at 0.09 dB less PSNR, 0.7 GB less memory).
+/// encoder's memory stops growing with the frame from about 1440p up (4K: 10 frames instead of
+/// medium's 40; benches/README.md has what it costs in file size and PSNR).
 pub fn x264_lookahead(preset: &str, tune: Option<&str>, width: u32, height: u32) -> Option<u64> {
     let preset_frames = x264_preset_lookahead(preset, tune);
     let per_frame = 3 * u64::from(width) * u64::from(height);
@@ -197,10 +197,10 @@ mod tests {
         // Up to 1080p the presets keep theirs.
         assert_eq!(x264_lookahead("medium", None, 1920, 1080), None);
         assert_eq!(x264_lookahead("veryslow", None, 1280, 720), None);
-        // 4K: 320 MiB at 3 bytes a pixel holds 13 frames; 8K 3, raised to the least, 4.
-        assert_eq!(x264_lookahead("medium", None, 3840, 2160), Some(13));
+        // 4K: 256 MiB at 3 bytes a pixel holds 10 frames; 8K 2, raised to the least, 4.
+        assert_eq!(x264_lookahead("medium", None, 3840, 2160), Some(10));
         assert_eq!(x264_lookahead("medium", None, 7680, 4320), Some(4));
-        assert_eq!(x264_lookahead("slow", None, 2560, 1440), Some(30));
+        assert_eq!(x264_lookahead("slow", None, 2560, 1440), Some(24));
         // A preset with less, or none, keeps it; so does zerolatency in any tune list.
         assert_eq!(x264_lookahead("veryfast", None, 3840, 2160), None);
         assert_eq!(x264_lookahead("ultrafast", None, 7680, 4320), None);
@@ -208,6 +208,6 @@ mod tests {
             x264_lookahead("medium", Some("film,zerolatency"), 7680, 4320),
             None
         );
-        assert_eq!(x264_lookahead("medium", Some("film"), 3840, 2160), Some(13));
+        assert_eq!(x264_lookahead("medium", Some("film"), 3840, 2160), Some(10));
     }
 }
