@@ -349,6 +349,14 @@ pub fn core_for_budget(
     (core >= margin.max(align)).then_some(core)
 }
 
+/// The core side whose tile (core plus two margins) has no more pixels than the thumbnail, on the
+/// network's grid. The two passes share one arena and run one after the other, so such a tile
+/// adds nothing to the memory the thumbnail's pass holds anyway: smaller tiles only add margins.
+pub fn core_within_thumbnail(thumbnail_pixels: u64, margin: u32, align: u32) -> u32 {
+    let side = (thumbnail_pixels as f64).sqrt() as u32;
+    side.saturating_sub(2 * margin) / align * align
+}
+
 /// The tile and statistics sessions of one network, and their buffers.
 pub struct TiledRunner {
     graphs: TileGraphs,
@@ -1023,5 +1031,12 @@ mod tests {
         assert_eq!(thumb, 1024 * 576);
         assert_eq!(core_for_budget(1 << 30, thumb, 830.0, 56, 4), Some(724));
         assert_eq!(core_for_budget(256 << 20, thumb, 830.0, 56, 4), None);
+        // A tile of the thumbnail's pixels: 768 px a side for 1024x576, less two margins.
+        assert_eq!(core_within_thumbnail(thumb, 56, 4), 656);
+        assert_eq!(
+            core_within_thumbnail(thumbnail_pixels(640, 360, 1024), 56, 4),
+            368
+        );
+        assert_eq!(core_within_thumbnail(100, 56, 4), 0);
     }
 }
