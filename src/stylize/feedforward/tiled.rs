@@ -351,7 +351,8 @@ pub fn core_for_budget(
 
 /// The core side whose tile (core plus two margins) has no more pixels than the thumbnail, on the
 /// network's grid. The two passes share one arena and run one after the other, so such a tile
-/// adds nothing to the memory the thumbnail's pass holds anyway: smaller tiles only add margins.
+/// adds little to the memory the thumbnail's pass holds anyway (8K int8: 907 MiB peak against
+/// 879 with tiles of 224 px), while smaller tiles spend more and more of their work on margins.
 pub fn core_within_thumbnail(thumbnail_pixels: u64, margin: u32, align: u32) -> u32 {
     let side = (thumbnail_pixels as f64).sqrt() as u32;
     side.saturating_sub(2 * margin) / align * align
