@@ -339,41 +339,23 @@ impl Nodes {
                 ],
             )
         };
-        let n = if opset >= 18 {
-            let axes = self.constant(TensorProto::from_i64("", &[1], &[0]));
-            self.op(
-                "ReduceProd",
-                &[&hw, &axes],
-                vec![AttributeProto::int("keepdims", 0)],
-            )
-        } else {
-            self.op(
-                "ReduceProd",
-                &[&hw],
-                vec![
-                    AttributeProto::ints("axes", &[0]),
-                    AttributeProto::int("keepdims", 0),
-                ],
-            )
-        };
+        let n = self.reduce("ReduceProd", &hw, &[0], false, opset);
         self.op("Cast", &[&n], vec![AttributeProto::int("to", FLOAT.into())])
     }
 
-    /// A reduction over the spatial axes, kept as `[N, C, 1, 1]` (axes as an input from opset
-    /// 18 on).
+    /// A reduction over the spatial axes, kept as `[N, C, 1, 1]`.
     fn spatial_reduce(&mut self, op: &str, x: &str, opset: i64) -> String {
+        self.reduce(op, x, &[2, 3], true, opset)
+    }
+
+    /// The reduction `op` of `x` over `axes` (an input from opset 18 on, an attribute before).
+    fn reduce(&mut self, op: &str, x: &str, axes: &[i64], keepdims: bool, opset: i64) -> String {
+        let keepdims = AttributeProto::int("keepdims", keepdims.into());
         if opset >= 18 {
-            let axes = self.constant(TensorProto::from_i64("", &[2], &[2, 3]));
-            self.op(op, &[x, &axes], vec![AttributeProto::int("keepdims", 1)])
+            let axes = self.constant(TensorProto::from_i64("", &[axes.len() as i64], axes));
+            self.op(op, &[x, &axes], vec![keepdims])
         } else {
-            self.op(
-                op,
-                &[x],
-                vec![
-                    AttributeProto::ints("axes", &[2, 3]),
-                    AttributeProto::int("keepdims", 1),
-                ],
-            )
+            self.op(op, &[x], vec![AttributeProto::ints("axes", axes), keepdims])
         }
     }
 }
