@@ -33,10 +33,14 @@ NEAR = (-16, -12, -8, -4, 4, 8, 12, 16)
 
 
 def seam(img, xs, ys):
-    """(over the other lines of the grid phase, over the lines near the borders)."""
+    """(over the other lines of the grid phase, over the lines near the borders); NaN without
+    borders. Borders lie on the network's 4-pixel grid, where its upsampling leaves a faint
+    period of its own: hence the comparison with the other lines of the same phase."""
     gx = np.abs(np.diff(img, axis=1)).mean(axis=(0, 2))  # gx[i]: between columns i and i+1
     gy = np.abs(np.diff(img, axis=0)).mean(axis=(1, 2))
     on = [gx[x - 1] for x in xs] + [gy[y - 1] for y in ys]
+    if not on:
+        return float("nan"), float("nan")
 
     def phase(g, borders):
         return [g[i] for i in range(len(g)) if (i + 1) % 4 == 0 and i + 1 not in borders]

@@ -84,23 +84,14 @@ cmp() {  # cmp WHOLE TILED XS YS: PSNR, seam measure of TILED and of WHOLE on th
 import sys
 import numpy as np
 from PIL import Image
+sys.path.insert(0, "benches")
+from tile_seams import seam
 a = np.asarray(Image.open(sys.argv[1]).convert("RGB"), np.float64)
 b = np.asarray(Image.open(sys.argv[2]).convert("RGB"), np.float64)
 xs = [int(v) for v in sys.argv[3].split(",") if v]
 ys = [int(v) for v in sys.argv[4].split(",") if v]
 psnr = 10 * np.log10(255 ** 2 / max(((a - b) ** 2).mean(), 1e-12))
-def seam(img):
-    gx = np.abs(np.diff(img, axis=1)).mean(axis=(0, 2))   # gx[i]: between columns i and i+1
-    gy = np.abs(np.diff(img, axis=0)).mean(axis=(1, 2))
-    # Borders lie on the network's 4-pixel grid, where its upsampling leaves a faint period of
-    # its own: compare with the other lines of the same phase.
-    on = [gx[x - 1] for x in xs] + [gy[y - 1] for y in ys]
-    if not on:
-        return float("nan")
-    same = lambda g, bs: [g[i] for i in range(len(g)) if (i + 1) % 4 == 0 and i + 1 not in bs]
-    off = same(gx, xs) + same(gy, ys)
-    return np.mean(on) / np.mean(off)
-print(f"{psnr:.2f} {seam(b):.3f} {seam(a):.3f}")
+print(f"{psnr:.2f} {seam(b, xs, ys)[0]:.3f} {seam(a, xs, ys)[0]:.3f}")
 EOF
 }
 
